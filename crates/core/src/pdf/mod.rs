@@ -1,0 +1,23 @@
+//! Reading a PDF from its tail and writing the incremental update that carries the seal.
+
+mod source;
+
+pub use source::Source;
+
+/// Why a document could not be read or updated. Offsets are byte positions in the input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PdfError {
+    #[error("not a PDF: {0}")]
+    NotPdf(String),
+    #[error("malformed PDF at byte {offset}: {reason}")]
+    Malformed { offset: u64, reason: String },
+    #[error("encrypted documents are not supported yet")]
+    Encrypted,
+    #[error("the page tree has a cycle (object {0} is its own ancestor)")]
+    PageTreeCycle(u32),
+    #[error("the document has no pages")]
+    NoPages,
+    #[error("reading the document: {0}")]
+    Io(#[from] std::io::Error),
+}

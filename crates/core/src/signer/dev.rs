@@ -1,0 +1,1 @@
+//! Development certificates: a throw-away root CA and a seal certificate it issued.
