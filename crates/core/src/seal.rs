@@ -1,9 +1,11 @@
 //! The sealing pipeline: prepare the revision, digest, sign, embed (DESIGN.md section 3).
 
+use sha2::Digest as _;
 use time::OffsetDateTime;
 
-use crate::pdf::{PdfError, Source};
-use crate::signer::{DigestAlgorithm, Signer, SignerError};
+use crate::pdf::object::text_string;
+use crate::pdf::{Dictionary, Document, Object, PdfError, Source, Update, form};
+use crate::signer::{DigestAlgorithm, DocumentDigest, Hasher, Signer, SignerError};
 
 /// What the caller may choose about a seal.
 #[derive(Clone, Debug)]
@@ -99,12 +101,156 @@ impl SealError {
     }
 }
 
+/// Extra room in the /Contents placeholder beyond the signer's estimate, in bytes.
+const PLACEHOLDER_MARGIN: usize = 32;
+
+/// How many times the placeholder may be enlarged before giving up.
+const MAX_ATTEMPTS: usize = 3;
+
+/// Hashing reads a source that is not in memory in chunks of this size.
+const HASH_CHUNK: usize = 1 << 20;
+
 /// Seals `source` with `signer`: the result is the increment to append to the original bytes.
+///
+/// The steps of DESIGN.md section 3: plan the update from the few objects it touches, lay it
+/// out with a placeholder sized by the signer's dry run, digest the byte ranges (the original
+/// bytes are hashed once, however often the placeholder must grow), sign, embed.
 pub async fn seal(
     source: &(impl Source + ?Sized),
     options: &SealOptions,
     signer: &dyn Signer,
 ) -> Result<Sealed, SealError> {
-    let _ = (source, options, signer);
-    Err(SealError::InvalidOption("the sealing pipeline is not built yet".into()))
+    let (update, field_name) = plan(source, options)?;
+    let base = source.len();
+    let prefix = hash_source(source, options)?;
+
+    let mut capacity = signer.estimated_cms_len(options.digest) + PLACEHOLDER_MARGIN;
+    for _ in 0..MAX_ATTEMPTS {
+        let mut written = update.write(base, capacity);
+        let mut hasher = prefix.byte_ranges.clone();
+        hasher.update(&written.bytes[..written.contents.start]);
+        hasher.update(&written.bytes[written.contents.end..]);
+        let digest = DocumentDigest {
+            algorithm: options.digest,
+            value: hasher.finalize(),
+        };
+
+        let cms = signer.sign(&digest).await?;
+        if written.embed(&cms) {
+            let document_sha256 = prefix.whole.map(|mut whole| {
+                whole.update(&written.bytes);
+                whole.finalize().into()
+            });
+            return Ok(Sealed {
+                increment: written.bytes,
+                field_name,
+                document_sha256,
+            });
+        }
+        tracing::debug!(
+            capacity,
+            cms_len = cms.len(),
+            "signature larger than its placeholder"
+        );
+        capacity = cms.len() + PLACEHOLDER_MARGIN;
+    }
+    Err(SignerError::Failed("the signature kept growing beyond its placeholder".into()).into())
+}
+
+/// Reads what the seal needs and plans the update; the document is closed before signing.
+fn plan(
+    source: &(impl Source + ?Sized),
+    options: &SealOptions,
+) -> Result<(Update, String), SealError> {
+    let mut doc = Document::open(source)?;
+    if form::docmdp_permission(&mut doc)? == Some(1) {
+        return Err(SealError::CertifiedNoChanges);
+    }
+    let target = form::choose_field(&mut doc, options.field_name.as_deref())?
+        .map_err(SealError::InvalidOption)?;
+    form::first_page(&mut doc)?;
+    let update = form::build_update(&mut doc, &target, signature_dictionary(options))?;
+    Ok((update, target.name().to_string()))
+}
+
+/// The entries of the signature dictionary besides /Type, /ByteRange and /Contents (ISO 32000-2
+/// section 12.8.1, ETSI EN 319 142-1 section 5.3): the time goes in /M, never in the CMS.
+fn signature_dictionary(options: &SealOptions) -> Dictionary {
+    let mut dict = Dictionary::new();
+    dict.set(b"Filter", Object::name("Adobe.PPKLite"));
+    dict.set(b"SubFilter", Object::name("ETSI.CAdES.detached"));
+    dict.set(b"M", Object::string(&pdf_date(options.signing_time)));
+    let texts = [
+        (&b"Reason"[..], &options.reason),
+        (b"Location", &options.location),
+        (b"ContactInfo", &options.contact_info),
+    ];
+    for (key, value) in texts {
+        if let Some(value) = value {
+            dict.set(key, text_string(value));
+        }
+    }
+    dict
+}
+
+/// A PDF date in UTC, `D:YYYYMMDDHHmmSS+00'00'` (ISO 32000-2 section 7.9.4).
+fn pdf_date(time: OffsetDateTime) -> String {
+    let utc = time.to_offset(time::UtcOffset::UTC);
+    format!(
+        "D:{:04}{:02}{:02}{:02}{:02}{:02}+00'00'",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    )
+}
+
+/// The hash states after the original bytes: the byte-range digest, and SHA-256 of the whole
+/// document when asked for. The source is read once for both.
+struct PrefixHashes {
+    byte_ranges: Hasher,
+    whole: Option<sha2::Sha256>,
+}
+
+fn hash_source(
+    source: &(impl Source + ?Sized),
+    options: &SealOptions,
+) -> Result<PrefixHashes, SealError> {
+    let mut byte_ranges = options.digest.hasher();
+    let mut whole = options.document_sha256.then(sha2::Sha256::new);
+    let mut feed = |chunk: &[u8]| {
+        byte_ranges.update(chunk);
+        if let Some(whole) = whole.as_mut() {
+            whole.update(chunk);
+        }
+    };
+    match source.as_slice() {
+        Some(bytes) => bytes.chunks(HASH_CHUNK * 8).for_each(&mut feed),
+        None => {
+            let mut buf = vec![0; HASH_CHUNK];
+            let mut offset = 0;
+            while offset < source.len() {
+                let len = HASH_CHUNK.min((source.len() - offset) as usize);
+                source
+                    .read_at(offset, &mut buf[..len])
+                    .map_err(PdfError::Io)?;
+                feed(&buf[..len]);
+                offset += len as u64;
+            }
+        }
+    }
+    Ok(PrefixHashes { byte_ranges, whole })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pdf_dates_are_utc_with_an_explicit_offset() {
+        let time = time::macros::datetime!(2026-12-04 16:10:56 +02:00);
+        assert_eq!(pdf_date(time), "D:20261204141056+00'00'");
+    }
 }

@@ -25,7 +25,9 @@ impl<R: RawSigner> Signer for CadesSigner<R> {
 
     async fn sign(&self, digest: &DocumentDigest) -> Result<Vec<u8>, SignerError> {
         let _ = digest;
-        Err(SignerError::Unsupported("the CMS builder is not built yet".into()))
+        Err(SignerError::Unsupported(
+            "the CMS builder is not built yet".into(),
+        ))
     }
 
     fn certificates(&self) -> &[Certificate] {

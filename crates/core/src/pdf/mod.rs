@@ -1,8 +1,18 @@
 //! Reading a PDF from its tail and writing the incremental update that carries the seal.
 
+mod decode;
+pub mod form;
+pub mod object;
+mod parser;
+pub mod reader;
+mod recover;
 mod source;
+pub mod update;
 
+pub use object::{Dictionary, ObjRef, Object};
+pub use reader::{Document, XrefKind};
 pub use source::Source;
+pub use update::{Update, WrittenUpdate};
 
 /// Why a document could not be read or updated. Offsets are byte positions in the input.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +24,7 @@ pub enum PdfError {
     Malformed { offset: u64, reason: String },
     #[error("encrypted documents are not supported yet")]
     Encrypted,
-    #[error("the page tree has a cycle (object {0} is its own ancestor)")]
+    #[error("the page tree has a cycle (object {0} is reached twice)")]
     PageTreeCycle(u32),
     #[error("the document has no pages")]
     NoPages,

@@ -15,5 +15,7 @@ pub struct DevCredentials {
 /// Makes a new development root CA and a seal certificate issued by it.
 pub fn generate(organisation: &str) -> Result<DevCredentials, SignerError> {
     let _ = organisation;
-    Err(SignerError::Unsupported("development certificates are not built yet".into()))
+    Err(SignerError::Unsupported(
+        "development certificates are not built yet".into(),
+    ))
 }

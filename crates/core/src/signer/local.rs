@@ -23,7 +23,9 @@ impl LocalSigner {
     /// Loads a PKCS#12 (PFX) file.
     pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Self, SignerError> {
         let _ = (der, password);
-        Err(SignerError::Unsupported("the local signer is not built yet".into()))
+        Err(SignerError::Unsupported(
+            "the local signer is not built yet".into(),
+        ))
     }
 
     /// Loads a PEM private key (PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1) and a PEM chain.
@@ -33,7 +35,9 @@ impl LocalSigner {
         password: Option<&str>,
     ) -> Result<Self, SignerError> {
         let _ = (key_pem, certificates_pem, password);
-        Err(SignerError::Unsupported("the local signer is not built yet".into()))
+        Err(SignerError::Unsupported(
+            "the local signer is not built yet".into(),
+        ))
     }
 
     /// Chooses the RSA signature scheme; ignored for EC keys.
@@ -54,15 +58,23 @@ impl RawSigner for LocalSigner {
         digest: DigestAlgorithm,
     ) -> Result<AlgorithmIdentifierOwned, SignerError> {
         let _ = digest;
-        Err(SignerError::Unsupported("the local signer is not built yet".into()))
+        Err(SignerError::Unsupported(
+            "the local signer is not built yet".into(),
+        ))
     }
 
     fn max_signature_len(&self) -> usize {
         0
     }
 
-    async fn sign_hash(&self, digest: DigestAlgorithm, hash: &[u8]) -> Result<Vec<u8>, SignerError> {
+    async fn sign_hash(
+        &self,
+        digest: DigestAlgorithm,
+        hash: &[u8],
+    ) -> Result<Vec<u8>, SignerError> {
         let _ = (digest, hash);
-        Err(SignerError::Unsupported("the local signer is not built yet".into()))
+        Err(SignerError::Unsupported(
+            "the local signer is not built yet".into(),
+        ))
     }
 }

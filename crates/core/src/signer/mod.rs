@@ -87,7 +87,9 @@ impl FromStr for DigestAlgorithm {
             "sha256" => Ok(Self::Sha256),
             "sha384" => Ok(Self::Sha384),
             "sha512" => Ok(Self::Sha512),
-            _ => Err(format!("unknown digest algorithm {s:?}: use sha256, sha384 or sha512")),
+            _ => Err(format!(
+                "unknown digest algorithm {s:?}: use sha256, sha384 or sha512"
+            )),
         }
     }
 }
@@ -170,5 +172,6 @@ pub trait RawSigner: Send + Sync {
     fn max_signature_len(&self) -> usize;
 
     /// Signs `hash`, the `digest` of the DER-encoded signed attributes.
-    async fn sign_hash(&self, digest: DigestAlgorithm, hash: &[u8]) -> Result<Vec<u8>, SignerError>;
+    async fn sign_hash(&self, digest: DigestAlgorithm, hash: &[u8])
+    -> Result<Vec<u8>, SignerError>;
 }
