@@ -7,6 +7,8 @@ mod parser;
 pub mod reader;
 mod recover;
 mod source;
+#[cfg(test)]
+mod tests;
 pub mod update;
 
 pub use object::{Dictionary, ObjRef, Object};

@@ -1,0 +1,151 @@
+//! The reader on small hand-made files: each builds a document whose offsets are computed here.
+
+use super::reader::{Document, XrefKind};
+use super::{ObjRef, Object, PdfError, form};
+
+/// Writes `objects` (numbered from 1) with a classic table; `tweak` may alter the offsets.
+fn with_table(objects: &[&str], trailer_extra: &str, tweak: impl Fn(u64) -> u64) -> Vec<u8> {
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len() as u64);
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len() as u64;
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        out.extend_from_slice(format!("{:010} 00000 n \n", tweak(offset)).as_bytes());
+    }
+    let size = objects.len() + 1;
+    out.extend_from_slice(
+        format!("trailer\n<</Size {size}/Root 1 0 R{trailer_extra}>>\n").as_bytes(),
+    );
+    out.extend_from_slice(format!("startxref\n{xref}\n%%EOF\n").as_bytes());
+    out
+}
+
+const CATALOG: &str = "<</Type/Catalog/Pages 2 0 R>>";
+const PAGES: &str = "<</Type/Pages/Kids[3 0 R]/Count 1>>";
+const PAGE: &str = "<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>";
+
+#[test]
+fn reads_a_classic_table_and_finds_the_first_page() {
+    let file = with_table(&[CATALOG, PAGES, PAGE], "", |o| o);
+    let mut doc = Document::open(&file[..]).unwrap();
+    assert!(!doc.recovered());
+    assert_eq!(doc.last_section().unwrap().1, XrefKind::Table);
+    assert_eq!(form::first_page(&mut doc).unwrap(), ObjRef::new(3, 0));
+    assert_eq!(doc.next_object_number(), 4);
+}
+
+#[test]
+fn corrects_a_startxref_that_is_a_few_bytes_off() {
+    let mut file = with_table(&[CATALOG, PAGES, PAGE], "", |o| o);
+    let text = String::from_utf8(file.clone()).unwrap();
+    let xref = text.find("xref\n0").unwrap();
+    let wrong = format!("startxref\n{}\n", xref - 2);
+    let right = format!("startxref\n{xref}\n");
+    file = text.replace(&right, &wrong).into_bytes();
+    let doc = Document::open(&file[..]).unwrap();
+    assert!(!doc.recovered());
+    assert_eq!(doc.last_section(), Some((xref as u64, XrefKind::Table)));
+}
+
+#[test]
+fn recovers_when_entries_point_at_the_wrong_bytes() {
+    let file = with_table(&[CATALOG, PAGES, PAGE], "", |o| o + 3);
+    let mut doc = Document::open(&file[..]).unwrap();
+    assert!(doc.recovered());
+    assert_eq!(doc.last_section(), None);
+    assert_eq!(form::first_page(&mut doc).unwrap(), ObjRef::new(3, 0));
+}
+
+#[test]
+fn reads_an_uncompressed_cross_reference_stream() {
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in [CATALOG, PAGES, PAGE].iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let at = out.len();
+    offsets.push(at);
+    let mut data = vec![0u8, 0, 0];
+    for offset in &offsets {
+        data.extend_from_slice(&[1, (offset >> 8) as u8, *offset as u8]);
+    }
+    out.extend_from_slice(
+        format!(
+            "4 0 obj\n<</Type/XRef/Size 5/W[1 2 0]/Root 1 0 R/Length {}>>stream\n",
+            data.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&data);
+    out.extend_from_slice(format!("\nendstream\nendobj\nstartxref\n{at}\n%%EOF").as_bytes());
+
+    let mut doc = Document::open(&out[..]).unwrap();
+    assert!(!doc.recovered());
+    assert_eq!(doc.last_section(), Some((at as u64, XrefKind::Stream)));
+    assert_eq!(form::first_page(&mut doc).unwrap(), ObjRef::new(3, 0));
+}
+
+#[test]
+fn refuses_encrypted_documents_with_their_own_cause() {
+    let file = with_table(&[CATALOG, PAGES, PAGE], "/Encrypt 9 0 R", |o| o);
+    assert!(matches!(
+        Document::open(&file[..]),
+        Err(PdfError::Encrypted)
+    ));
+}
+
+#[test]
+fn input_without_a_header_is_not_a_pdf() {
+    assert!(matches!(
+        Document::open(&b"hello"[..]),
+        Err(PdfError::NotPdf(_))
+    ));
+    assert!(matches!(Document::open(&b""[..]), Err(PdfError::NotPdf(_))));
+}
+
+#[test]
+fn a_page_tree_cycle_is_refused_quickly() {
+    let pages = "<</Type/Pages/Kids[3 0 R 2 0 R]/Count 2>>";
+    let file = with_table(&[CATALOG, pages, PAGE], "", |o| o);
+    let mut doc = Document::open(&file[..]).unwrap();
+    assert!(matches!(
+        form::first_page(&mut doc),
+        Err(PdfError::PageTreeCycle(2))
+    ));
+}
+
+#[test]
+fn a_truncated_file_is_malformed_not_a_panic() {
+    let file = with_table(&[CATALOG, PAGES, PAGE], "", |o| o);
+    for cut in [10, 30, file.len() / 2, file.len() - 10] {
+        match Document::open(&file[..cut]) {
+            Err(PdfError::Malformed { .. }) => {}
+            Ok(mut doc) => assert!(form::first_page(&mut doc).is_err() || doc.recovered()),
+            Err(other) => panic!("cut at {cut}: {other}"),
+        }
+    }
+}
+
+#[test]
+fn an_indirect_annots_array_is_rewritten_on_its_own() {
+    let page = "<</Type/Page/Parent 2 0 R/Annots 4 0 R>>";
+    let file = with_table(&[CATALOG, PAGES, page, "[]"], "", |o| o);
+    let mut doc = Document::open(&file[..]).unwrap();
+    let target = form::FieldTarget::New {
+        name: "Seal1".into(),
+    };
+    let update = form::build_update(&mut doc, &target, Default::default()).unwrap();
+    assert!(
+        !update.objects.contains_key(&3),
+        "the page itself stays as it was"
+    );
+    let (_, annots) = &update.objects[&4];
+    assert_eq!(annots.as_array().map(<[Object]>::len), Some(1));
+}
