@@ -146,8 +146,9 @@ fn debug_output_shows_subject_and_algorithm_but_not_the_key() {
 
     let debug = format!("{signer:?}");
 
-    assert_eq!(
-        debug,
-        "LocalSigner { subject: \"CN=leaf,O=pdf-seal tests\", algorithm: \"RSA 2048 bits PSS\", .. }"
+    let expected = concat!(
+        "LocalSigner { subject: \"CN=leaf,O=pdf-seal tests\", ",
+        "algorithm: \"RSA 2048 bits PSS\", .. }"
     );
+    assert_eq!(debug, expected);
 }
