@@ -51,7 +51,7 @@ pub fn signed_attributes(
 /// The DER encoding of the signed attributes as a `SET OF` (tag 0x31).
 ///
 /// RFC 5652 section 5.4: the message digest is computed over "the DER encoding of the
-/// SignedAttrs value", with the EXPLICIT SET OF tag and not the IMPLICIT [0] tag that the
+/// SignedAttrs value", with the EXPLICIT SET OF tag and not the IMPLICIT `[0]` tag that the
 /// attributes carry inside SignerInfo.
 pub fn signed_attributes_der(attributes: &SignedAttributes) -> Result<Vec<u8>, CmsError> {
     Ok(attributes.to_der()?)

@@ -32,6 +32,8 @@ pub struct CadesSigner<R> {
 }
 
 impl<R: RawSigner> CadesSigner<R> {
+    /// Wraps `raw`: its certificates go into the CMS, its signature over the signed attributes
+    /// becomes the SignerInfo signature.
     pub fn new(raw: R) -> Self {
         Self { raw }
     }
