@@ -164,17 +164,28 @@ fn key_from_pem(text: &[u8], password: Option<&str>) -> Result<PrivateKey, Signe
 }
 
 /// Decrypts a PKCS#8 `EncryptedPrivateKeyInfo` (RFC 5958 section 3) with `password`.
+///
+/// Only PBES2 (RFC 8018 section 6.2) is read: what `openssl pkcs8 -topk8` and `openssl genpkey
+/// -aes256` write. The older PBES1 and PKCS#12 schemes (`-v1`) are refused with advice.
 fn decrypt_pkcs8(der: &[u8], password: Option<&str>) -> Result<PrivateKey, SignerError> {
+    const ADVICE: &str = "re-encrypt the key with `openssl pkcs8 -topk8 -v2 aes-256-cbc`";
     let password = password.ok_or_else(|| {
         SignerError::Key("the private key is encrypted and no password was given".into())
     })?;
-    let encrypted = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der)
-        .map_err(|e| SignerError::Key(format!("cannot read the encrypted private key: {e}")))?;
-
-    let document = encrypted.decrypt(password).map_err(|e| {
+    let encrypted = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der).map_err(|e| {
         SignerError::Key(format!(
-            "cannot decrypt the private key: the password is probably wrong ({e})"
+            "the private key is encrypted with a scheme that is not supported ({e}): {ADVICE}"
         ))
+    })?;
+
+    let document = encrypted.decrypt(password).map_err(|e| match e {
+        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed)
+        | pkcs8::Error::Asn1(_) => {
+            SignerError::Key("cannot decrypt the private key: the password is wrong".into())
+        }
+        other => SignerError::Key(format!(
+            "the private key is encrypted with a scheme that is not supported ({other}): {ADVICE}"
+        )),
     })?;
     PrivateKey::from_pkcs8_der(document.as_bytes())
 }

@@ -143,7 +143,33 @@ fn wrong_key_password_is_a_clear_error() {
     let result = LocalSigner::from_pem(&ssl.read("enc.pem"), &ssl.read("chain.pem"), Some("nope"));
 
     let message = key_error(result);
-    assert!(message.contains("password is probably wrong"), "{message}");
+    assert!(message.contains("the password is wrong"), "{message}");
+}
+
+#[test]
+fn pkcs12_style_encryption_of_a_pem_key_is_refused_with_advice() {
+    let Some(ssl) = OpenSsl::new() else { return };
+    ssl.chain(KeyKind::P256);
+    ssl.run(&[
+        "pkcs8",
+        "-topk8",
+        "-v1",
+        "PBE-SHA1-3DES",
+        "-in",
+        "leaf.key",
+        "-passout",
+        "pass:s3cret",
+        "-out",
+        "v1.pem",
+    ]);
+
+    let result = LocalSigner::from_pem(&ssl.read("v1.pem"), &ssl.read("chain.pem"), Some("s3cret"));
+
+    let message = key_error(result);
+    assert!(
+        message.contains("openssl pkcs8 -topk8 -v2 aes-256-cbc"),
+        "{message}"
+    );
 }
 
 #[test]
