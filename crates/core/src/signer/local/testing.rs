@@ -1,0 +1,254 @@
+//! Test keys and certificates made by the `openssl` command line in a temporary directory.
+//!
+//! The tests build small PKIs the way an administrator would, with the commands below, so the
+//! loaders are tested on files written by the tool people really use:
+//!
+//! ```text
+//! openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out NAME.key   # or EC, P-256
+//! openssl req -x509 -new -config pki.cnf -extensions ca -key root.key -subj /CN=... -out root.pem
+//! openssl req -new -config pki.cnf -key NAME.key -subj /CN=... -out NAME.csr
+//! openssl x509 -req -in NAME.csr -CA ISSUER.pem -CAkey ISSUER.key -set_serial N \
+//!     -extfile pki.cnf -extensions leaf -out NAME.pem
+//! ```
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tempfile::TempDir;
+
+/// The configuration given to `openssl req` and `openssl x509`: extensions for CA and leaf
+/// certificates, the same for every test.
+const CONFIG: &str = "\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,nonRepudiation
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+";
+
+static NEXT_SERIAL: AtomicU32 = AtomicU32::new(0x1000);
+
+/// The kind of key `openssl genpkey` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    Rsa(u32),
+    P256,
+    P384,
+}
+
+/// A temporary directory where `openssl` runs.
+pub(crate) struct OpenSsl {
+    dir: TempDir,
+}
+
+impl OpenSsl {
+    /// `None`, with a message, when the `openssl` binary cannot be run: the caller skips.
+    pub fn new() -> Option<Self> {
+        let works = Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !works {
+            eprintln!("skipped: the openssl command line is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(dir.path().join("pki.cnf"), CONFIG).expect("writing pki.cnf");
+        Some(Self { dir })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"))
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.path(name), bytes).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+    }
+
+    /// Runs `openssl ARGS` in the directory, whatever its outcome.
+    pub fn try_run(&self, args: &[&str]) -> Output {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("running openssl")
+    }
+
+    /// Runs `openssl ARGS` in the directory and panics with its messages if it fails.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let output = self.try_run(args);
+        assert!(
+            output.status.success(),
+            "openssl {} failed:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// `NAME.key`: a new unencrypted PKCS#8 key.
+    pub fn key(&self, name: &str, kind: KeyKind) {
+        let out = format!("{name}.key");
+        let option = match kind {
+            KeyKind::Rsa(bits) => format!("rsa_keygen_bits:{bits}"),
+            KeyKind::P256 => "ec_paramgen_curve:P-256".into(),
+            KeyKind::P384 => "ec_paramgen_curve:P-384".into(),
+        };
+        let algorithm = if matches!(kind, KeyKind::Rsa(_)) {
+            "RSA"
+        } else {
+            "EC"
+        };
+        self.run(&[
+            "genpkey",
+            "-algorithm",
+            algorithm,
+            "-pkeyopt",
+            &option,
+            "-out",
+            &out,
+        ]);
+    }
+
+    /// `NAME.key` and `NAME.pem`: a self-signed CA.
+    pub fn root(&self, name: &str, kind: KeyKind) {
+        self.key(name, kind);
+        let subject = format!("/O=pdf-seal tests/CN={name}");
+        self.run(&[
+            "req",
+            "-x509",
+            "-new",
+            "-config",
+            "pki.cnf",
+            "-extensions",
+            "ca",
+            "-days",
+            "2",
+            "-key",
+            &format!("{name}.key"),
+            "-subj",
+            &subject,
+            "-out",
+            &format!("{name}.pem"),
+        ]);
+    }
+
+    /// `NAME.key` and `NAME.pem`: a certificate issued by `issuer` (a CA made here before).
+    pub fn issue(&self, name: &str, kind: KeyKind, issuer: &str, ca: bool) {
+        self.key(name, kind);
+        let subject = format!("/O=pdf-seal tests/CN={name}");
+        let csr = format!("{name}.csr");
+        self.run(&[
+            "req",
+            "-new",
+            "-config",
+            "pki.cnf",
+            "-key",
+            &format!("{name}.key"),
+            "-subj",
+            &subject,
+            "-out",
+            &csr,
+        ]);
+
+        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed).to_string();
+        self.run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &format!("{issuer}.pem"),
+            "-CAkey",
+            &format!("{issuer}.key"),
+            "-set_serial",
+            &serial,
+            "-days",
+            "2",
+            "-extfile",
+            "pki.cnf",
+            "-extensions",
+            if ca { "ca" } else { "leaf" },
+            "-out",
+            &format!("{name}.pem"),
+        ]);
+    }
+
+    /// A root (P-256), an intermediate CA (P-256) and a `leaf` of `kind` issued by the
+    /// intermediate: `root.pem`, `inter.pem`, `leaf.pem`, `leaf.key`, and `chain.pem`
+    /// holding leaf, intermediate and root in that order.
+    pub fn chain(&self, kind: KeyKind) {
+        self.root("root", KeyKind::P256);
+        self.issue("inter", KeyKind::P256, "root", true);
+        self.issue("leaf", kind, "inter", false);
+        let chain = [
+            self.read("leaf.pem"),
+            self.read("inter.pem"),
+            self.read("root.pem"),
+        ];
+        self.write("chain.pem", &chain.concat());
+    }
+}
+
+/// Checks `signature` over `hash` with the public key of `certificate`, using the Rust
+/// verifiers of rsa, p256 and p384; `algorithm` is the CMS signatureAlgorithm.
+pub(crate) fn verify_signature(
+    certificate: &x509_cert::Certificate,
+    algorithm: &spki::AlgorithmIdentifierOwned,
+    digest: crate::signer::DigestAlgorithm,
+    hash: &[u8],
+    signature: &[u8],
+) -> Result<(), String> {
+    use der::Encode;
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use pkcs8::DecodePublicKey;
+    use sha2::{Sha256, Sha384, Sha512};
+
+    use crate::signer::DigestAlgorithm::{Sha256 as S256, Sha384 as S384, Sha512 as S512};
+
+    let spki = certificate.tbs_certificate().subject_public_key_info();
+    let spki_der = spki.to_der().map_err(|e| e.to_string())?;
+    let pss = algorithm.oid == super::algorithm::ID_RSASSA_PSS;
+
+    if let Ok(public) = rsa::PublicKey::from_public_key_der(&spki_der) {
+        let result = match (pss, digest) {
+            (false, S256) => public.pkcs1v15_verify_prehash::<Sha256>(hash, signature),
+            (false, S384) => public.pkcs1v15_verify_prehash::<Sha384>(hash, signature),
+            (false, S512) => public.pkcs1v15_verify_prehash::<Sha512>(hash, signature),
+            (true, S256) => public.pss_verify_prehash::<Sha256>(hash, signature),
+            (true, S384) => public.pss_verify_prehash::<Sha384>(hash, signature),
+            (true, S512) => public.pss_verify_prehash::<Sha512>(hash, signature),
+        };
+        return result.map_err(|e| e.to_string());
+    }
+    if let Ok(public) = p256::ecdsa::VerifyingKey::from_public_key_der(&spki_der) {
+        let signature =
+            p256::ecdsa::DerSignature::try_from(signature).map_err(|e| e.to_string())?;
+        return public
+            .verify_prehash(hash, &signature)
+            .map_err(|e| e.to_string());
+    }
+    if let Ok(public) = p384::ecdsa::VerifyingKey::from_public_key_der(&spki_der) {
+        let signature =
+            p384::ecdsa::DerSignature::try_from(signature).map_err(|e| e.to_string())?;
+        return public
+            .verify_prehash(hash, &signature)
+            .map_err(|e| e.to_string());
+    }
+    Err("the certificate's key is neither RSA, P-256 nor P-384".into())
+}
