@@ -10,6 +10,7 @@ mod source;
 #[cfg(test)]
 mod tests;
 pub mod update;
+mod xref;
 
 pub use object::{Dictionary, ObjRef, Object};
 pub use reader::{Document, XrefKind};
