@@ -5,3 +5,4 @@
 //! loading of the signer ([`signing`]) and the logs ([`telemetry`]).
 
 pub mod config;
+pub mod signing;
