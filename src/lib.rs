@@ -4,5 +4,8 @@
 //! ([`cli`]), the settings ([`config`]), the HTTP API ([`api`], served by [`server`]), the
 //! loading of the signer ([`signing`]) and the logs ([`telemetry`]).
 
+pub mod api;
 pub mod config;
+pub mod server;
 pub mod signing;
+pub mod telemetry;

@@ -1,0 +1,48 @@
+//! The HTTP API: one file per action, one error type ([`problem::ApiError`]), and the
+//! middleware that logs each request once and turns a panic into a 500.
+
+pub mod fallback;
+pub mod health;
+pub mod problem;
+pub mod request_log;
+pub mod seal;
+pub mod seal_request;
+pub mod seal_response;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use pdf_seal_core::signer::Signer;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The signer of every seal.
+    pub signer: Arc<dyn Signer>,
+    /// The largest PDF a direct seal accepts, in bytes (`PDF_SEAL_MAX_BODY_BYTES`).
+    pub max_body_bytes: u64,
+}
+
+impl AppState {
+    pub fn new(signer: Arc<dyn Signer>, max_body_bytes: u64) -> Self {
+        Self {
+            signer,
+            max_body_bytes,
+        }
+    }
+}
+
+/// Registers the API's routes; a known path with another method answers 405.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/api/health")
+                .route(web::get().to(health::health))
+                .default_service(fallback::method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/api/seal")
+                .route(web::post().to(seal::seal))
+                .default_service(fallback::method_not_allowed("POST")),
+        );
+}
