@@ -9,9 +9,20 @@ use actix_web::{App, HttpServer, web};
 
 use crate::api::{self, AppState, fallback, request_log};
 
-/// Serves the API on `listener`, which is already bound. The returned server runs when
-/// awaited (or spawned) and stops on SIGINT or SIGTERM after the requests in flight.
+/// Serves the API on `listener`, which is already bound, with a worker thread for each CPU
+/// the process may use. The returned server runs when awaited (or spawned) and stops on
+/// SIGINT or SIGTERM after the requests in flight.
 pub fn listen(listener: TcpListener, state: AppState) -> io::Result<Server> {
+    listen_with_workers(listener, state, default_workers())
+}
+
+/// Like [`listen`] with `workers` worker threads; tests use one, so that a request after a
+/// panic is served by the worker that panicked.
+pub fn listen_with_workers(
+    listener: TcpListener,
+    state: AppState,
+    workers: usize,
+) -> io::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -20,7 +31,12 @@ pub fn listen(listener: TcpListener, state: AppState) -> io::Result<Server> {
             .configure(api::routes)
             .default_service(web::to(fallback::not_found))
     })
+    .workers(workers.max(1))
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }

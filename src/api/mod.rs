@@ -1,11 +1,14 @@
-//! The HTTP API: one file per action, one error type ([`problem::ApiError`]), and the
-//! middleware that logs each request once and turns a panic into a 500.
+//! The HTTP API: one file per action, one error type ([`problem::ApiError`]), the
+//! middleware that logs each request once, and the guard that turns a handler's panic into a
+//! 500.
 
 pub mod fallback;
 pub mod health;
+pub mod panic_guard;
 pub mod problem;
 pub mod request_log;
 pub mod seal;
+pub mod seal_json;
 pub mod seal_request;
 pub mod seal_response;
 
@@ -13,6 +16,8 @@ use std::sync::Arc;
 
 use actix_web::web;
 use pdf_seal_core::signer::Signer;
+
+use panic_guard::guarded;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -32,17 +37,18 @@ impl AppState {
     }
 }
 
-/// Registers the API's routes; a known path with another method answers 405.
+/// Registers the API's routes, each behind the panic guard; a known path with another method
+/// answers 405.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(
             web::resource("/api/health")
-                .route(web::get().to(health::health))
+                .route(web::get().to(guarded(health::health)))
                 .default_service(fallback::method_not_allowed("GET")),
         )
         .service(
             web::resource("/api/seal")
-                .route(web::post().to(seal::seal))
+                .route(web::post().to(guarded(seal::seal)))
                 .default_service(fallback::method_not_allowed("POST")),
         );
 }

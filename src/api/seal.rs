@@ -5,7 +5,8 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use super::AppState;
 use super::problem::{ApiError, ProblemType};
 use super::request_log::PdfSize;
-use super::seal_request::{BodyKind, RequestedOptions, content_length, parse_json, read_limited};
+use super::seal_json::parse_json;
+use super::seal_request::{BodyKind, RequestedOptions, content_length, read_limited};
 use super::seal_response::respond;
 
 /// Seal a PDF
