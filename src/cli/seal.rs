@@ -8,7 +8,7 @@ use pdf_seal_core::signer::DigestAlgorithm;
 use pdf_seal_core::{ErrorKind, SealError, SealOptions};
 
 use super::CliError;
-use super::seal_io::{Input, describe, write_output};
+use super::seal_io::{Input, Output, describe};
 use crate::config::{Environment, LogSettings, SignerArgs, SignerSettings};
 use crate::{signing, telemetry};
 
@@ -55,6 +55,7 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
     telemetry::init(&log);
 
     let input = Input::open(&args.input)?;
+    let output = Output::create(&args.output)?;
     let loaded = signing::load(&signer_settings)?;
     if let Some(files) = &loaded.development {
         signing::warn_development(files);
@@ -75,7 +76,7 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
     let sealing = pdf_seal_core::seal(&input, &options, loaded.signer.as_ref());
     let sealed = runtime.block_on(sealing).map_err(refusal_or_failure)?;
 
-    let written = write_output(&input, &sealed.increment, &args.output)?;
+    let written = output.finish(&input, &sealed.increment)?;
     eprintln!(
         "pdf-seal: sealed {} into {} (field {}, {written} bytes)",
         describe(&args.input, "standard input"),

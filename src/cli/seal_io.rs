@@ -4,10 +4,11 @@
 use std::fs::{File, Permissions};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use pdf_seal_core::pdf::Source;
+use tempfile::NamedTempFile;
 
 use super::CliError;
 
@@ -82,49 +83,82 @@ impl Source for Input {
     }
 }
 
-/// Writes the input followed by `increment` to `output` (`-` for standard output) and
-/// returns the number of bytes written.
-///
-/// A file output is written to a temporary file beside it (the input is copied with
-/// `std::io::copy`, which lets Linux copy file to file in the kernel), synced, then renamed
-/// over `output`: readers see the old file or the whole new one, and a failure leaves no
-/// output behind. The input may be the output itself.
-pub fn write_output(input: &Input, increment: &[u8], output: &Path) -> Result<u64, CliError> {
-    if output == Path::new("-") {
-        let mut stdout = io::stdout().lock();
-        let copied = input.copy_to(&mut stdout)?;
-        stdout
-            .write_all(increment)
-            .and_then(|()| stdout.flush())
-            .context("writing standard output")?;
-        return Ok(copied + increment.len() as u64);
+/// Where the sealed document goes: standard output, or a file that appears whole or not at
+/// all.
+pub enum Output {
+    Stdout,
+    /// A temporary file beside `path`, renamed over it once complete; dropping it unfinished
+    /// deletes it.
+    File {
+        temporary: NamedTempFile,
+        path: PathBuf,
+    },
+}
+
+impl Output {
+    /// Prepares `path` (`-` for standard output). The temporary file is made now, before
+    /// anything is signed, so that an unwritable destination costs no signature.
+    pub fn create(path: &Path) -> Result<Self, CliError> {
+        if path == Path::new("-") {
+            return Ok(Self::Stdout);
+        }
+
+        let temporary = tempfile::Builder::new()
+            .prefix(".pdf-seal-")
+            .suffix(".partial")
+            .permissions(Permissions::from_mode(0o666))
+            .tempfile_in(parent_dir(path))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(Self::File {
+            temporary,
+            path: path.to_path_buf(),
+        })
     }
 
-    let dir = match output.parent() {
+    /// Writes the input followed by `increment` and returns the number of bytes written.
+    ///
+    /// For a file, the input is copied with `std::io::copy` (which lets Linux copy file to
+    /// file in the kernel), the increment appended, the file synced and renamed over the
+    /// destination: readers see the old file or the whole new one, and a failure leaves no
+    /// output behind. The input may be the destination itself.
+    pub fn finish(self, input: &Input, increment: &[u8]) -> Result<u64, CliError> {
+        let (mut temporary, path) = match self {
+            Self::Stdout => return write_stdout(input, increment),
+            Self::File { temporary, path } => (temporary, path),
+        };
+
+        let context = || format!("writing {}", path.display());
+        let copied = input
+            .copy_to(temporary.as_file_mut())
+            .with_context(context)?;
+        temporary.write_all(increment).with_context(context)?;
+        temporary.as_file().sync_all().with_context(context)?;
+        temporary
+            .persist(&path)
+            .map_err(|error| error.error)
+            .with_context(context)?;
+        File::open(parent_dir(&path))
+            .and_then(|dir| dir.sync_all())
+            .with_context(context)?;
+        Ok(copied + increment.len() as u64)
+    }
+}
+
+fn write_stdout(input: &Input, increment: &[u8]) -> Result<u64, CliError> {
+    let mut stdout = io::stdout().lock();
+    let copied = input.copy_to(&mut stdout)?;
+    stdout
+        .write_all(increment)
+        .and_then(|()| stdout.flush())
+        .context("writing standard output")?;
+    Ok(copied + increment.len() as u64)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
-    };
-    let context = || format!("writing {}", output.display());
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".pdf-seal-")
-        .suffix(".partial")
-        .permissions(Permissions::from_mode(0o666))
-        .tempfile_in(dir)
-        .with_context(context)?;
-
-    let copied = input
-        .copy_to(temporary.as_file_mut())
-        .with_context(context)?;
-    temporary.write_all(increment).with_context(context)?;
-    temporary.as_file().sync_all().with_context(context)?;
-    temporary
-        .persist(output)
-        .map_err(|error| error.error)
-        .with_context(context)?;
-    File::open(dir)
-        .and_then(|handle| handle.sync_all())
-        .with_context(context)?;
-    Ok(copied + increment.len() as u64)
+    }
 }
 
 /// How a path is shown in messages: `-` as `stdio_name`.
@@ -153,7 +187,9 @@ mod tests {
         let (input, _) = file_input(dir.path(), b"%PDF-1.7 original");
         let output = dir.path().join("out.pdf");
 
-        let written = write_output(&input, b" increment", &output).unwrap();
+        let written = Output::create(&output)
+            .and_then(|out| out.finish(&input, b" increment"))
+            .unwrap();
 
         assert_eq!(fs::read(&output).unwrap(), b"%PDF-1.7 original increment");
         assert_eq!(written, 27);
@@ -169,7 +205,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (input, path) = file_input(dir.path(), b"%PDF-1.7 original");
 
-        write_output(&input, b" increment", &path).unwrap();
+        Output::create(&path)
+            .unwrap()
+            .finish(&input, b" increment")
+            .unwrap();
 
         assert_eq!(fs::read(&path).unwrap(), b"%PDF-1.7 original increment");
     }
@@ -181,7 +220,7 @@ mod tests {
         let output = dir.path().join("out.pdf");
         fs::create_dir(&output).unwrap();
 
-        let result = write_output(&input, b" increment", &output);
+        let result = Output::create(&output).and_then(|out| out.finish(&input, b" increment"));
 
         assert!(result.is_err());
         let names: Vec<_> = fs::read_dir(dir.path())
@@ -189,6 +228,15 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn a_destination_in_a_missing_directory_fails_before_sealing() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let result = Output::create(&dir.path().join("missing/out.pdf"));
+
+        assert!(result.is_err());
     }
 
     #[test]
@@ -203,7 +251,9 @@ mod tests {
             .unwrap();
         let output = dir.path().join("out.pdf");
 
-        let error = write_output(&input, b" increment", &output).unwrap_err();
+        let error = Output::create(&output)
+            .and_then(|out| out.finish(&input, b" increment"))
+            .unwrap_err();
 
         assert!(error.to_string().contains("changed"), "{error}");
         assert!(!output.exists());

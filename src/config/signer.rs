@@ -173,7 +173,7 @@ fn conflict(variable: &str, other: &str) -> ConfigError {
 }
 
 fn required(variable: &str, with: &str) -> ConfigError {
-    ConfigError::new(variable, format!("is required with {with}"))
+    ConfigError::new(variable, format!("missing, and required with {with}"))
 }
 
 /// A password without its key usually means the key's variable is misspelt; going on would
@@ -186,7 +186,7 @@ fn refuse_stray_password(
     match password {
         Some(_) => Err(ConfigError::new(
             variable,
-            format!("is set but {situation} is configured; check the key's variable"),
+            format!("set, but {situation} is configured; check the name of the key's variable"),
         )),
         None => Ok(()),
     }
