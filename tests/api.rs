@@ -5,18 +5,21 @@ mod app;
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use pdf_seal::api::panic_guard::guarded;
+use pdf_seal_core::signer::{DigestAlgorithm, DocumentDigest, Signer, SignerError};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use serde_json::{Value, json};
+use x509_cert::Certificate;
 
-use pdf_seal::api::panic_guard::guarded;
-
-use app::{FixedSigner, PanicOnceSigner, TestApp, spawn_app};
+use app::{FAKE_CMS, FixedSigner, TestApp, spawn_app};
 use common::minimal_pdf;
 
 const LIMIT: u64 = 64 * 1024;
@@ -235,6 +238,30 @@ async fn an_option_given_in_query_and_body_with_different_values_answers_400() {
         body["detail"].as_str().unwrap().contains("reason"),
         "{body}"
     );
+}
+
+/// Panics on its first signature, then behaves like [`FixedSigner`].
+#[derive(Default)]
+pub struct PanicOnceSigner {
+    panicked: AtomicBool,
+}
+
+#[async_trait]
+impl Signer for PanicOnceSigner {
+    fn estimated_cms_len(&self, _algorithm: DigestAlgorithm) -> usize {
+        FAKE_CMS.len()
+    }
+
+    async fn sign(&self, _digest: &DocumentDigest) -> Result<Vec<u8>, SignerError> {
+        if !self.panicked.swap(true, Ordering::SeqCst) {
+            panic!("the test signer panics once");
+        }
+        Ok(FAKE_CMS.to_vec())
+    }
+
+    fn certificates(&self) -> &[Certificate] {
+        &[]
+    }
 }
 
 async fn panicking_handler() -> &'static str {

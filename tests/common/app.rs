@@ -2,7 +2,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use pdf_seal::api::AppState;
@@ -53,30 +52,6 @@ impl Signer for FixedSigner {
     }
 
     async fn sign(&self, _digest: &DocumentDigest) -> Result<Vec<u8>, SignerError> {
-        Ok(FAKE_CMS.to_vec())
-    }
-
-    fn certificates(&self) -> &[Certificate] {
-        &[]
-    }
-}
-
-/// Panics on its first signature, then behaves like [`FixedSigner`].
-#[derive(Default)]
-pub struct PanicOnceSigner {
-    panicked: AtomicBool,
-}
-
-#[async_trait]
-impl Signer for PanicOnceSigner {
-    fn estimated_cms_len(&self, _algorithm: DigestAlgorithm) -> usize {
-        FAKE_CMS.len()
-    }
-
-    async fn sign(&self, _digest: &DocumentDigest) -> Result<Vec<u8>, SignerError> {
-        if !self.panicked.swap(true, Ordering::SeqCst) {
-            panic!("the test signer panics once");
-        }
         Ok(FAKE_CMS.to_vec())
     }
 
