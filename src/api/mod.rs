@@ -29,6 +29,8 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a service that seals with `signer` and accepts PDFs of up to
+    /// `max_body_bytes`.
     pub fn new(signer: Arc<dyn Signer>, max_body_bytes: u64) -> Self {
         Self {
             signer,

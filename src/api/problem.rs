@@ -53,6 +53,7 @@ impl ProblemType {
         }
     }
 
+    /// The HTTP status of this cause, also the `status` member.
     pub fn status(self) -> StatusCode {
         match self {
             Self::NotPdf | Self::InvalidBase64 | Self::InvalidRequest | Self::InvalidOption => {
@@ -129,6 +130,7 @@ impl ApiError {
         }
     }
 
+    /// The cause of this error.
     pub fn problem(&self) -> ProblemType {
         self.problem
     }

@@ -111,10 +111,15 @@ where
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestedOptions {
+    /// `reason`: the /Reason of the signature.
     pub reason: Option<String>,
+    /// `location`: the /Location of the signature.
     pub location: Option<String>,
+    /// `contactInfo`: the /ContactInfo of the signature.
     pub contact_info: Option<String>,
+    /// `fieldName`: the name of the new signature field.
     pub field_name: Option<String>,
+    /// `digest`: `sha256`, `sha384` or `sha512`, checked by [`Self::to_seal_options`].
     pub digest: Option<String>,
 }
 

@@ -8,6 +8,7 @@ use pdf_seal_core::signer::dev;
 use super::CliError;
 use crate::signing::{DEVELOPMENT_ORGANISATION, dev_files};
 
+/// The arguments of `pdf-seal dev-cert`.
 #[derive(Debug, clap::Args)]
 pub struct DevCertArgs {
     /// Directory to write root-ca.pem, seal-chain.pem and seal-key.pem into (created if missing)

@@ -19,19 +19,34 @@ pub const EXIT_FAILED: u8 = 1;
 /// clap's usage errors use the same code.
 pub const EXIT_REFUSED: u8 = 2;
 
+/// The settings that are environment variables only, listed under `serve --help` and
+/// `seal --help`.
+const ENVIRONMENT_HELP: &str = "\
+Environment only:
+  PDF_SEAL_SIGNING_KEY_PASSWORD  password of an encrypted PEM key
+  PDF_SEAL_PKCS12_PASSWORD       password of the PKCS#12 file (empty when unset)
+  PDF_SEAL_MAX_BODY_BYTES        largest PDF the service accepts [default: 52428800]
+  PDF_SEAL_LOG                   log filter, such as info or pdf_seal=debug [default: info]
+  PDF_SEAL_LOG_FORMAT            json or text [default: text on a terminal, else json]
+Logs go to standard error.";
+
 /// PAdES electronic seals for PDFs.
 #[derive(Debug, Parser)]
 #[command(name = "pdf-seal", version, about, long_about = None)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands of `pdf-seal`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service
+    #[command(after_help = ENVIRONMENT_HELP)]
     Serve(serve::ServeArgs),
     /// Seal one PDF file
+    #[command(after_help = ENVIRONMENT_HELP)]
     Seal(seal::SealArgs),
     /// Make a development root CA and seal certificate
     DevCert(dev_cert::DevCertArgs),
@@ -52,6 +67,7 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Config(_) | Self::Refused(_) => EXIT_REFUSED,

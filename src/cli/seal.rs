@@ -12,6 +12,7 @@ use super::seal_io::{Input, Output, describe};
 use crate::config::{Environment, LogSettings, SignerArgs, SignerSettings};
 use crate::{signing, telemetry};
 
+/// The arguments of `pdf-seal seal`.
 #[derive(Debug, clap::Args)]
 pub struct SealArgs {
     /// The PDF to seal; - reads standard input

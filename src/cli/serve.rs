@@ -10,6 +10,7 @@ use crate::api::AppState;
 use crate::config::{Environment, HttpSettings, LogSettings, SignerArgs, SignerSettings};
 use crate::{server, signing, telemetry};
 
+/// The arguments of `pdf-seal serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Loopback address and port to listen on; port 0 picks a free one [default:

@@ -34,18 +34,22 @@ pub enum DevCredentialsError {
 /// The directory that holds the three development credential files.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevCredentialFiles {
+    /// The directory itself.
     pub dir: PathBuf,
 }
 
 impl DevCredentialFiles {
+    /// `root-ca.pem`: the development root CA certificate.
     pub fn root_certificate(&self) -> PathBuf {
         self.dir.join(ROOT_FILE)
     }
 
+    /// `seal-chain.pem`: the seal certificate, then the root.
     pub fn chain(&self) -> PathBuf {
         self.dir.join(CHAIN_FILE)
     }
 
+    /// `seal-key.pem`: the seal key, mode 0600.
     pub fn key(&self) -> PathBuf {
         self.dir.join(KEY_FILE)
     }

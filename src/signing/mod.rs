@@ -19,6 +19,7 @@ pub const DEVELOPMENT_ORGANISATION: &str = "pdf-seal development (not trusted)";
 
 /// A signer ready to seal.
 pub struct LoadedSigner {
+    /// The signer, which builds the PAdES CMS around the key's signature.
     pub signer: Arc<dyn Signer>,
     /// The development credentials in use, when no key is configured.
     pub development: Option<DevCredentialFiles>,
