@@ -33,6 +33,7 @@ pub async fn seal(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let query = RequestedOptions::from_query(request.query_string())?;
+    // Checked now so that a bad option is refused before a large body is read.
     query.to_seal_options()?;
     let kind = BodyKind::of(&request)?;
     let limit = kind.body_limit(state.max_body_bytes);

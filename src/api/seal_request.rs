@@ -3,7 +3,7 @@
 
 use actix_web::HttpRequest;
 use actix_web::error::PayloadError;
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use pdf_seal_core::SealOptions;
@@ -32,7 +32,7 @@ pub enum BodyKind {
 impl BodyKind {
     /// The kind named by the request's `Content-Type`; any other type, or none, is a 415.
     pub fn of(request: &HttpRequest) -> Result<Self, ApiError> {
-        let header = request.headers().get(actix_web::http::header::CONTENT_TYPE);
+        let header = request.headers().get(CONTENT_TYPE);
         let essence = header.and_then(|value| value.to_str().ok()).map(|value| {
             value
                 .split(';')
@@ -127,8 +127,7 @@ impl RequestedOptions {
     /// The options in a query string; other parameters (such as a function key's `code`) are
     /// ignored.
     pub fn from_query(query: &str) -> Result<Self, ApiError> {
-        let options: Self = query_options(query)?;
-        Ok(options.without_empty_values())
+        Ok(query_options(query)?.without_empty_values())
     }
 
     /// Combines the query's options with the JSON body's. The rule: an option may be given in

@@ -61,9 +61,10 @@ impl Input {
 }
 
 impl Source for Input {
+    /// For a file, its length when it was opened: the copy into the output checks it again.
     fn len(&self) -> u64 {
         match self {
-            Self::File { file, .. } => file.len(),
+            Self::File { len, .. } => *len,
             Self::Memory(bytes) => Source::len(bytes.as_slice()),
         }
     }
