@@ -1,0 +1,301 @@
+//! The one error type of the HTTP API, answered as `application/problem+json` (RFC 9457).
+//!
+//! Each cause has a stable problem `type`, a relative reference `/problems/<slug>` that
+//! clients and flows can test for. Client errors carry a `detail` that names the cause; a 5xx
+//! answer is always the same generic body, and its cause goes to the log once, in the request
+//! summary (see [`super::request_log`]).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ALLOW, CONTENT_TYPE};
+use actix_web::{HttpResponse, ResponseError};
+use pdf_seal_core::{ErrorKind, SealError};
+use serde::Serialize;
+
+/// The media type of every error answer.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The `detail` of every 5xx answer.
+pub const INTERNAL_DETAIL: &str = "internal error";
+
+/// A stable cause of failure: one problem `type`, status and title each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemType {
+    NotPdf,
+    InvalidBase64,
+    InvalidRequest,
+    InvalidOption,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    EncryptedPdf,
+    CertifiedPdf,
+    UnreadablePdf,
+    NotFound,
+    MethodNotAllowed,
+    Internal,
+}
+
+impl ProblemType {
+    /// The `type` member: `/problems/<slug>`.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::NotPdf => "/problems/not-a-pdf",
+            Self::InvalidBase64 => "/problems/invalid-base64",
+            Self::InvalidRequest => "/problems/invalid-request",
+            Self::InvalidOption => "/problems/invalid-option",
+            Self::PayloadTooLarge => "/problems/payload-too-large",
+            Self::UnsupportedMediaType => "/problems/unsupported-media-type",
+            Self::EncryptedPdf => "/problems/encrypted-pdf-not-supported",
+            Self::CertifiedPdf => "/problems/certified-pdf",
+            Self::UnreadablePdf => "/problems/unreadable-pdf",
+            Self::NotFound => "/problems/not-found",
+            Self::MethodNotAllowed => "/problems/method-not-allowed",
+            Self::Internal => "/problems/internal-error",
+        }
+    }
+
+    /// The HTTP status of this cause, also the `status` member.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::NotPdf | Self::InvalidBase64 | Self::InvalidRequest | Self::InvalidOption => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::EncryptedPdf | Self::CertifiedPdf | Self::UnreadablePdf => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `title` member: a short summary that does not change from one occurrence to the
+    /// next.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::NotPdf => "Not a PDF",
+            Self::InvalidBase64 => "Invalid base64",
+            Self::InvalidRequest => "Invalid request",
+            Self::InvalidOption => "Invalid option",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::EncryptedPdf => "Encrypted PDF not supported",
+            Self::CertifiedPdf => "Certified PDF",
+            Self::UnreadablePdf => "Unreadable PDF",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::Internal => "Internal error",
+        }
+    }
+}
+
+/// A failed request: its problem type, a detail for the client and, for 5xx, the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct ApiError {
+    problem: ProblemType,
+    detail: String,
+    cause: Option<anyhow::Error>,
+    allow: Option<&'static str>,
+}
+
+impl ApiError {
+    /// A client error whose `detail` names the cause.
+    pub fn new(problem: ProblemType, detail: impl Into<String>) -> Self {
+        Self {
+            problem,
+            detail: detail.into(),
+            cause: None,
+            allow: None,
+        }
+    }
+
+    /// A 500 whose cause is logged and never shown to the client.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            problem: ProblemType::Internal,
+            detail: INTERNAL_DETAIL.to_owned(),
+            cause: Some(cause.into()),
+            allow: None,
+        }
+    }
+
+    /// A 405 that lists the allowed methods in the `Allow` header.
+    pub fn method_not_allowed(method: &str, path: &str, allow: &'static str) -> Self {
+        let detail = format!("{method} is not allowed on {path}; use {allow}");
+        Self {
+            allow: Some(allow),
+            ..Self::new(ProblemType::MethodNotAllowed, detail)
+        }
+    }
+
+    /// The cause of this error.
+    pub fn problem(&self) -> ProblemType {
+        self.problem
+    }
+
+    /// The cause of a 5xx, with its chain, for the log.
+    pub fn cause(&self) -> Option<&anyhow::Error> {
+        self.cause.as_ref()
+    }
+}
+
+impl From<SealError> for ApiError {
+    fn from(error: SealError) -> Self {
+        let problem = match error.kind() {
+            ErrorKind::NotPdf => ProblemType::NotPdf,
+            ErrorKind::Unreadable => ProblemType::UnreadablePdf,
+            ErrorKind::Encrypted => ProblemType::EncryptedPdf,
+            ErrorKind::Certified => ProblemType::CertifiedPdf,
+            ErrorKind::InvalidOption => ProblemType::InvalidOption,
+            ErrorKind::Signer | ErrorKind::Io => return Self::internal(error),
+        };
+        Self::new(problem, error.to_string())
+    }
+}
+
+/// The problem details object of RFC 9457 section 3.1.
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    problem_type: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.problem.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ProblemBody {
+            problem_type: self.problem.uri(),
+            title: self.problem.title(),
+            status: self.problem.status().as_u16(),
+            detail: match self.problem.status().is_server_error() {
+                true => INTERNAL_DETAIL,
+                false => &self.detail,
+            },
+        };
+
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((CONTENT_TYPE, PROBLEM_JSON));
+        if let Some(allow) = self.allow {
+            response.insert_header((ALLOW, allow));
+        }
+        // Serialising four plain fields cannot fail.
+        response.body(serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+    use pdf_seal_core::pdf::PdfError;
+    use pdf_seal_core::signer::SignerError;
+    use serde_json::Value;
+
+    use super::*;
+
+    async fn body_of(error: ApiError) -> (StatusCode, String, Value) {
+        let response = error.error_response();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let bytes = to_bytes(response.into_body()).await.unwrap();
+        (
+            status,
+            content_type,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[actix_web::test]
+    async fn a_client_error_names_its_cause_in_problem_json() {
+        let error = ApiError::new(ProblemType::InvalidBase64, "bad byte at offset 3");
+
+        let (status, content_type, body) = body_of(error).await;
+
+        assert_eq!(status, 400);
+        assert_eq!(content_type, PROBLEM_JSON);
+        assert_eq!(body["type"], "/problems/invalid-base64");
+        assert_eq!(body["title"], "Invalid base64");
+        assert_eq!(body["status"], 400);
+        assert_eq!(body["detail"], "bad byte at offset 3");
+    }
+
+    #[actix_web::test]
+    async fn an_internal_error_hides_its_cause() {
+        let error = ApiError::internal(anyhow::anyhow!("vault password is swordfish"));
+
+        let (status, _, body) = body_of(error).await;
+
+        assert_eq!(status, 500);
+        assert_eq!(body["type"], "/problems/internal-error");
+        assert_eq!(body["detail"], INTERNAL_DETAIL);
+        assert!(!body.to_string().contains("swordfish"));
+    }
+
+    #[test]
+    fn each_core_error_kind_has_its_problem_type() {
+        let cases = [
+            (
+                SealError::from(PdfError::NotPdf("no header".into())),
+                "not-a-pdf",
+                400,
+            ),
+            (SealError::from(PdfError::NoPages), "unreadable-pdf", 422),
+            (
+                SealError::from(PdfError::Encrypted),
+                "encrypted-pdf-not-supported",
+                422,
+            ),
+            (SealError::CertifiedNoChanges, "certified-pdf", 422),
+            (
+                SealError::InvalidOption("field taken".into()),
+                "invalid-option",
+                400,
+            ),
+            (
+                SealError::from(SignerError::Failed("hsm".into())),
+                "internal-error",
+                500,
+            ),
+            (
+                SealError::from(PdfError::Io(std::io::ErrorKind::Other.into())),
+                "internal-error",
+                500,
+            ),
+        ];
+
+        for (error, slug, status) in cases {
+            let api = ApiError::from(error);
+
+            assert_eq!(api.problem().uri(), format!("/problems/{slug}"));
+            assert_eq!(api.problem().status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn a_signer_failure_keeps_its_cause_for_the_log() {
+        let api = ApiError::from(SealError::from(SignerError::Failed("hsm offline".into())));
+
+        assert!(format!("{:#}", api.cause().unwrap()).contains("hsm offline"));
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let response = ApiError::method_not_allowed("PUT", "/api/seal", "POST").error_response();
+
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers().get(ALLOW).unwrap(), "POST");
+    }
+}

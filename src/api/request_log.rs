@@ -1,0 +1,93 @@
+//! The middleware around every request: one summary event each.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage as _};
+use tracing::Instrument as _;
+
+use super::problem::ApiError;
+
+/// The size of the request's PDF, which a handler records in the request's extensions for
+/// the summary.
+#[derive(Clone, Copy, Debug)]
+pub struct PdfSize(pub u64);
+
+/// Runs the request in a span and logs one summary event: method, path without its query
+/// string (function keys travel as `?code=`), status, `duration_ms` (until the answer's head
+/// is ready), `pdf.size_bytes` when known, and the problem type of a failure. Client errors
+/// are logged at info, 5xx at error with their cause; bodies, headers and query values never.
+pub async fn summarise(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let path = request.path().to_owned();
+    let span = tracing::info_span!("request", http.method = %method, http.path = %path);
+
+    let outcome = next.call(request).instrument(span.clone()).await;
+    let _entered = span.enter();
+    let summary = Summary {
+        method: &method,
+        path: &path,
+        started,
+    };
+    match &outcome {
+        Ok(response) => {
+            let pdf_size = response
+                .request()
+                .extensions()
+                .get::<PdfSize>()
+                .map(|size| size.0);
+            let error = response.response().error();
+            summary.log(response.status(), pdf_size, error);
+        }
+        Err(error) => summary.log(error.error_response().status(), None, Some(error)),
+    }
+    outcome
+}
+
+struct Summary<'a> {
+    method: &'a str,
+    path: &'a str,
+    started: Instant,
+}
+
+impl Summary<'_> {
+    fn log(&self, status: StatusCode, pdf_size: Option<u64>, error: Option<&Error>) {
+        let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let api_error = error.and_then(|error| error.as_error::<ApiError>());
+        let problem = api_error.map(|error| error.problem().uri());
+
+        if status.is_server_error() {
+            let cause = match api_error {
+                Some(api_error) => api_error.cause().map(|cause| format!("{cause:#}")),
+                None => error.map(ToString::to_string),
+            };
+            tracing::error!(
+                http.method = self.method,
+                http.path = self.path,
+                http.status = status.as_u16(),
+                duration_ms,
+                pdf.size_bytes = pdf_size,
+                problem.r#type = problem,
+                error.cause = cause,
+                "request failed"
+            );
+        } else {
+            tracing::info!(
+                http.method = self.method,
+                http.path = self.path,
+                http.status = status.as_u16(),
+                duration_ms,
+                pdf.size_bytes = pdf_size,
+                problem.r#type = problem,
+                "request"
+            );
+        }
+    }
+}

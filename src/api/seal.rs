@@ -1,0 +1,65 @@
+//! `POST /api/seal`: direct mode.
+
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+
+use super::AppState;
+use super::problem::{ApiError, ProblemType};
+use super::request_log::PdfSize;
+use super::seal_json::parse_json;
+use super::seal_request::{BodyKind, RequestedOptions, content_length, read_limited};
+use super::seal_response::respond;
+
+/// Seal a PDF
+///
+/// Applies an electronic seal (a PAdES signature with the organisation's certificate) to the
+/// PDF in the request and answers the sealed PDF.
+///
+/// The body is the PDF itself (`application/pdf` or `application/octet-stream`), or JSON
+/// (`application/json`) carrying it as base64: `{"file": {"$content-type": "application/pdf",
+/// "$content": "<base64>"}}` as flows hold files, or `{"fileContent": "<base64>"}`. The PDF
+/// may have at most `PDF_SEAL_MAX_BODY_BYTES` bytes.
+///
+/// Options, all optional, go in the query string (`reason`, `location`, `contactInfo`,
+/// `fieldName`, `digest` = `sha256` | `sha384` | `sha512`) or, with a JSON body, beside the
+/// file under the same names. An option given in both places must have the same value.
+///
+/// The answer is the sealed PDF, or JSON `{"$content-type", "$content", "fieldName",
+/// "documentSha256"}` when `Accept` asks for `application/json`. The headers
+/// `X-Seal-Field-Name` and `X-Seal-Document-SHA256` carry the same facts either way. Nothing
+/// of the document is kept on disk.
+pub async fn seal(
+    request: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let query = RequestedOptions::from_query(request.query_string())?;
+    // Checked now so that a bad option is refused before a large body is read.
+    query.to_seal_options()?;
+    let kind = BodyKind::of(&request)?;
+    let limit = kind.body_limit(state.max_body_bytes);
+
+    let raw = read_limited(body, content_length(&request), limit).await?;
+    if raw.is_empty() {
+        return Err(not_a_pdf("the request body is empty; send the PDF"));
+    }
+    let (pdf, options) = match kind {
+        BodyKind::Pdf => (raw, query),
+        BodyKind::Json => {
+            let (pdf, body_options) = parse_json(&raw, state.max_body_bytes)?;
+            drop(raw);
+            (pdf, query.merge(body_options)?)
+        }
+    };
+    if pdf.is_empty() {
+        return Err(not_a_pdf("the file content is empty; send the PDF"));
+    }
+    request.extensions_mut().insert(PdfSize(pdf.len() as u64));
+
+    let options = options.to_seal_options()?;
+    let sealed = pdf_seal_core::seal(&pdf[..], &options, state.signer.as_ref()).await?;
+    Ok(respond(&request, pdf, sealed))
+}
+
+fn not_a_pdf(detail: &str) -> ApiError {
+    ApiError::new(ProblemType::NotPdf, detail)
+}

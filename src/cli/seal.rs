@@ -1,0 +1,101 @@
+//! `pdf-seal seal IN.pdf -o OUT.pdf`: seals one file with the same engine as the service.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use pdf_seal_core::signer::DigestAlgorithm;
+use pdf_seal_core::{ErrorKind, SealError, SealOptions};
+
+use super::CliError;
+use super::seal_io::{Input, Output, describe};
+use crate::config::{Environment, LogSettings, SignerArgs, SignerSettings};
+use crate::{signing, telemetry};
+
+/// The arguments of `pdf-seal seal`.
+#[derive(Debug, clap::Args)]
+pub struct SealArgs {
+    /// The PDF to seal; - reads standard input
+    #[arg(value_name = "IN.pdf")]
+    pub input: PathBuf,
+
+    /// Where to write the sealed PDF (replaced whole, never left half-written); - writes
+    /// standard output
+    #[arg(short, long, value_name = "OUT.pdf")]
+    pub output: PathBuf,
+
+    /// Reason for the seal, shown by PDF readers
+    #[arg(long)]
+    pub reason: Option<String>,
+
+    /// Where the seal was made
+    #[arg(long)]
+    pub location: Option<String>,
+
+    /// How to reach the sealing organisation
+    #[arg(long)]
+    pub contact: Option<String>,
+
+    /// Name of the new signature field [default: a free Seal<n>]
+    #[arg(long, value_name = "NAME")]
+    pub field_name: Option<String>,
+
+    /// Digest algorithm
+    #[arg(long, value_name = "sha256|sha384|sha512", default_value = "sha256")]
+    pub digest: DigestAlgorithm,
+
+    #[command(flatten)]
+    pub signer: SignerArgs,
+}
+
+/// Seals the input, writes the output and prints a one-line summary on standard error.
+pub fn run(args: SealArgs) -> Result<(), CliError> {
+    let env = Environment::from_process();
+    let log = LogSettings::resolve(&env, std::io::stderr().is_terminal())?;
+    let signer_settings = SignerSettings::resolve(&args.signer, &env)?;
+    telemetry::init(&log);
+
+    let input = Input::open(&args.input)?;
+    let output = Output::create(&args.output)?;
+    let loaded = signing::load(&signer_settings)?;
+    if let Some(files) = &loaded.development {
+        signing::warn_development(files);
+    }
+
+    let options = SealOptions {
+        reason: args.reason,
+        location: args.location,
+        contact_info: args.contact,
+        field_name: args.field_name,
+        digest: args.digest,
+        ..SealOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let sealing = pdf_seal_core::seal(&input, &options, loaded.signer.as_ref());
+    let sealed = runtime.block_on(sealing).map_err(refusal_or_failure)?;
+
+    let written = output.finish(&input, &sealed.increment)?;
+    eprintln!(
+        "pdf-seal: sealed {} into {} (field {}, {written} bytes)",
+        describe(&args.input, "standard input"),
+        describe(&args.output, "standard output"),
+        sealed.field_name,
+    );
+    Ok(())
+}
+
+/// A document the core will not seal is a refusal (exit code 2); a signer or read failure is
+/// a failure (exit code 1).
+fn refusal_or_failure(error: SealError) -> CliError {
+    match error.kind() {
+        ErrorKind::Signer | ErrorKind::Io => CliError::Failed(error.into()),
+        ErrorKind::NotPdf
+        | ErrorKind::Unreadable
+        | ErrorKind::Encrypted
+        | ErrorKind::Certified
+        | ErrorKind::InvalidOption => CliError::Refused(error.to_string()),
+    }
+}

@@ -1,0 +1,262 @@
+//! The input and output of `pdf-seal seal`: a file is hashed where it lies, and the output
+//! appears whole or not at all.
+
+use std::fs::{File, Permissions};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use pdf_seal_core::pdf::Source;
+use tempfile::NamedTempFile;
+
+use super::CliError;
+
+/// The document to seal.
+pub enum Input {
+    /// A file: the core reads it where it lies, nothing is loaded whole.
+    File { file: File, len: u64 },
+    /// Standard input, read into memory since it cannot be read twice.
+    Memory(Vec<u8>),
+}
+
+impl Input {
+    /// Opens `path`, or reads standard input for `-`.
+    pub fn open(path: &Path) -> Result<Self, CliError> {
+        if path == Path::new("-") {
+            let mut bytes = Vec::new();
+            io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .context("reading standard input")?;
+            return Ok(Self::Memory(bytes));
+        }
+
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        Ok(Self::File { file, len })
+    }
+
+    /// Writes the whole document to `out` and checks that it is as long as when it was sealed.
+    fn copy_to(&self, out: &mut impl Write) -> anyhow::Result<u64> {
+        let (copied, expected) = match self {
+            Self::File { file, len } => {
+                let mut reader = file;
+                reader.seek(SeekFrom::Start(0))?;
+                (io::copy(&mut reader, out)?, *len)
+            }
+            Self::Memory(bytes) => {
+                out.write_all(bytes)?;
+                (bytes.len() as u64, bytes.len() as u64)
+            }
+        };
+        if copied != expected {
+            bail!("the input changed while it was being sealed ({expected} then {copied} bytes)");
+        }
+        Ok(copied)
+    }
+}
+
+impl Source for Input {
+    /// For a file, its length when it was opened: the copy into the output checks it again.
+    fn len(&self) -> u64 {
+        match self {
+            Self::File { len, .. } => *len,
+            Self::Memory(bytes) => Source::len(bytes.as_slice()),
+        }
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        match self {
+            Self::File { file, .. } => file.read_at(offset, buf),
+            Self::Memory(bytes) => bytes.as_slice().read_at(offset, buf),
+        }
+    }
+
+    fn as_slice(&self) -> Option<&[u8]> {
+        match self {
+            Self::File { .. } => None,
+            Self::Memory(bytes) => Some(bytes),
+        }
+    }
+}
+
+/// Where the sealed document goes: standard output, or a file that appears whole or not at
+/// all.
+pub enum Output {
+    Stdout,
+    /// A temporary file beside `path`, renamed over it once complete; dropping it unfinished
+    /// deletes it.
+    File {
+        temporary: NamedTempFile,
+        path: PathBuf,
+    },
+}
+
+impl Output {
+    /// Prepares `path` (`-` for standard output). The temporary file is made now, before
+    /// anything is signed, so that an unwritable destination costs no signature.
+    pub fn create(path: &Path) -> Result<Self, CliError> {
+        if path == Path::new("-") {
+            return Ok(Self::Stdout);
+        }
+
+        let temporary = tempfile::Builder::new()
+            .prefix(".pdf-seal-")
+            .suffix(".partial")
+            .permissions(Permissions::from_mode(0o666))
+            .tempfile_in(parent_dir(path))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(Self::File {
+            temporary,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Writes the input followed by `increment` and returns the number of bytes written.
+    ///
+    /// For a file, the input is copied with `std::io::copy` (which lets Linux copy file to
+    /// file in the kernel), the increment appended, the file synced and renamed over the
+    /// destination: readers see the old file or the whole new one, and a failure leaves no
+    /// output behind. The input may be the destination itself.
+    pub fn finish(self, input: &Input, increment: &[u8]) -> Result<u64, CliError> {
+        let (mut temporary, path) = match self {
+            Self::Stdout => return write_stdout(input, increment),
+            Self::File { temporary, path } => (temporary, path),
+        };
+
+        let context = || format!("writing {}", path.display());
+        let copied = input
+            .copy_to(temporary.as_file_mut())
+            .with_context(context)?;
+        temporary.write_all(increment).with_context(context)?;
+        temporary.as_file().sync_all().with_context(context)?;
+        temporary
+            .persist(&path)
+            .map_err(|error| error.error)
+            .with_context(context)?;
+        File::open(parent_dir(&path))
+            .and_then(|dir| dir.sync_all())
+            .with_context(context)?;
+        Ok(copied + increment.len() as u64)
+    }
+}
+
+fn write_stdout(input: &Input, increment: &[u8]) -> Result<u64, CliError> {
+    let mut stdout = io::stdout().lock();
+    let copied = input.copy_to(&mut stdout)?;
+    stdout
+        .write_all(increment)
+        .and_then(|()| stdout.flush())
+        .context("writing standard output")?;
+    Ok(copied + increment.len() as u64)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// How a path is shown in messages: `-` as `stdio_name`.
+pub fn describe(path: &Path, stdio_name: &str) -> String {
+    match path == Path::new("-") {
+        true => stdio_name.to_owned(),
+        false => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn file_input(dir: &Path, bytes: &[u8]) -> (Input, std::path::PathBuf) {
+        let path = dir.join("in.pdf");
+        fs::write(&path, bytes).unwrap();
+        (Input::open(&path).unwrap(), path)
+    }
+
+    #[test]
+    fn the_output_is_the_input_followed_by_the_increment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _) = file_input(dir.path(), b"%PDF-1.7 original");
+        let output = dir.path().join("out.pdf");
+
+        let written = Output::create(&output)
+            .and_then(|out| out.finish(&input, b" increment"))
+            .unwrap();
+
+        assert_eq!(fs::read(&output).unwrap(), b"%PDF-1.7 original increment");
+        assert_eq!(written, 27);
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "a temporary file is left"
+        );
+    }
+
+    #[test]
+    fn a_file_can_be_sealed_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, path) = file_input(dir.path(), b"%PDF-1.7 original");
+
+        Output::create(&path)
+            .unwrap()
+            .finish(&input, b" increment")
+            .unwrap();
+
+        assert_eq!(fs::read(&path).unwrap(), b"%PDF-1.7 original increment");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _) = file_input(dir.path(), b"%PDF-1.7");
+        let output = dir.path().join("out.pdf");
+        fs::create_dir(&output).unwrap();
+
+        let result = Output::create(&output).and_then(|out| out.finish(&input, b" increment"));
+
+        assert!(result.is_err());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn a_destination_in_a_missing_directory_fails_before_sealing() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let result = Output::create(&dir.path().join("missing/out.pdf"));
+
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn an_input_that_changed_since_sealing_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, path) = file_input(dir.path(), b"%PDF-1.7");
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"more")
+            .unwrap();
+        let output = dir.path().join("out.pdf");
+
+        let error = Output::create(&output)
+            .and_then(|out| out.finish(&input, b" increment"))
+            .unwrap_err();
+
+        assert!(error.to_string().contains("changed"), "{error}");
+        assert!(!output.exists());
+    }
+}

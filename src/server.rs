@@ -1,0 +1,42 @@
+//! The HTTP server: the API's routes behind the request middleware.
+
+use std::io;
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::api::{self, AppState, fallback, request_log};
+
+/// Serves the API on `listener`, which is already bound, with a worker thread for each CPU
+/// the process may use. The returned server runs when awaited (or spawned) and stops on
+/// SIGINT or SIGTERM after the requests in flight.
+pub fn listen(listener: TcpListener, state: AppState) -> io::Result<Server> {
+    listen_with_workers(listener, state, default_workers())
+}
+
+/// Like [`listen`] with `workers` worker threads; tests use one, so that a request after a
+/// panic is served by the worker that panicked.
+pub fn listen_with_workers(
+    listener: TcpListener,
+    state: AppState,
+    workers: usize,
+) -> io::Result<Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(request_log::summarise))
+            .configure(api::routes)
+            .default_service(web::to(fallback::not_found))
+    })
+    .workers(workers.max(1))
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}

@@ -1,0 +1,303 @@
+//! The `pdf-seal` binary, run as a user or a test harness runs it.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use common::minimal_pdf;
+
+/// The binary with an empty environment but for a private HOME, so that nothing of the
+/// developer's own settings leaks in and nothing is written outside `home`.
+fn pdf_seal(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pdf-seal"));
+    command
+        .env_clear()
+        .env("HOME", home)
+        .env("PDF_SEAL_LOG_FORMAT", "text");
+    command
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn serve_refuses_a_non_loopback_bind_with_exit_code_2() {
+    let home = tempfile::tempdir().unwrap();
+
+    let output = pdf_seal(home.path())
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("--bind") && stderr.contains("loopback"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn serve_refuses_a_bad_setting_naming_the_variable() {
+    let home = tempfile::tempdir().unwrap();
+
+    let output = pdf_seal(home.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("PDF_SEAL_MAX_BODY_BYTES", "fifty megabytes")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr_of(&output).contains("PDF_SEAL_MAX_BODY_BYTES"));
+}
+
+#[test]
+fn seal_without_an_output_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+
+    let output = pdf_seal(home.path())
+        .args(["seal", "in.pdf"])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr_of(&output).contains("--output"));
+}
+
+#[test]
+fn seal_of_a_missing_input_fails_and_writes_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let output_path = home.path().join("out.pdf");
+
+    let output = pdf_seal(home.path())
+        .args(["seal", "missing.pdf", "-o"])
+        .arg(&output_path)
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr_of(&output).contains("missing.pdf"));
+    assert!(!output_path.exists());
+}
+
+#[test]
+#[ignore = "needs the sealing engine; enabled at merge"]
+fn dev_cert_writes_the_three_files() {
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("certs");
+
+    let output = pdf_seal(home.path())
+        .args(["dev-cert", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let chain = fs::read_to_string(out.join("seal-chain.pem")).unwrap();
+    let root = fs::read_to_string(out.join("root-ca.pem")).unwrap();
+    assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2);
+    assert!(
+        chain.trim_end().ends_with(root.trim_end()),
+        "the chain must end with the root"
+    );
+    assert!(
+        fs::read_to_string(out.join("seal-key.pem"))
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    let mode = fs::metadata(out.join("seal-key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("development only"), "{stdout}");
+}
+
+/// Seals `input` into `home/output` with no key configured and the state in `home/state`.
+fn seal_with_dev_credentials(home: &Path, input: &Path, output: &str) -> Output {
+    pdf_seal(home)
+        .env("PDF_SEAL_STATE_DIR", home.join("state"))
+        .arg("seal")
+        .arg(input)
+        .arg("-o")
+        .arg(home.join(output))
+        .output()
+        .unwrap()
+}
+
+fn read_dir_contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, fs::read(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+#[ignore = "needs the sealing engine; enabled at merge"]
+fn development_credentials_are_made_once_and_reused() {
+    let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("in.pdf");
+    fs::write(&input, minimal_pdf()).unwrap();
+    let dev_dir = home.path().join("state/dev-cert");
+
+    let first = seal_with_dev_credentials(home.path(), &input, "first.pdf");
+    let after_first = read_dir_contents(&dev_dir);
+    let second = seal_with_dev_credentials(home.path(), &input, "second.pdf");
+
+    assert!(
+        first.status.success() && second.status.success(),
+        "{}",
+        stderr_of(&first)
+    );
+    let names: Vec<_> = after_first.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["root-ca.pem", "seal-chain.pem", "seal-key.pem"]);
+    assert_eq!(read_dir_contents(&dev_dir), after_first);
+    for output in [&first, &second] {
+        let stderr = stderr_of(output);
+        assert!(
+            stderr.contains("WARN") && stderr.contains("development only"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the sealing engine; enabled at merge"]
+fn seal_writes_the_input_followed_by_the_seal_and_a_summary() {
+    let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("in.pdf");
+    let original = minimal_pdf();
+    fs::write(&input, &original).unwrap();
+
+    let output = pdf_seal(home.path())
+        .arg("seal")
+        .arg(&input)
+        .args([
+            "-o",
+            "out.pdf",
+            "--reason",
+            "approved",
+            "--field-name",
+            "Approval",
+        ])
+        .args(["--digest", "sha384"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let sealed = fs::read(home.path().join("out.pdf")).unwrap();
+    assert_eq!(&sealed[..original.len()], &original[..]);
+    assert!(sealed.len() > original.len());
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("Approval") && stderr.contains(&sealed.len().to_string()),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "needs the sealing engine; enabled at merge"]
+fn seal_reads_standard_input_and_writes_standard_output() {
+    let home = tempfile::tempdir().unwrap();
+    let original = minimal_pdf();
+
+    let mut child = pdf_seal(home.path())
+        .args(["seal", "-", "-o", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&original).unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert_eq!(&output.stdout[..original.len()], &original[..]);
+    assert!(output.stdout.len() > original.len());
+}
+
+#[test]
+#[ignore = "needs the sealing engine; enabled at merge"]
+fn seal_refuses_a_file_that_is_not_a_pdf_with_exit_code_2_and_no_output() {
+    let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("notes.pdf");
+    fs::write(&input, "just some text").unwrap();
+    let output_path = home.path().join("out.pdf");
+
+    let output = pdf_seal(home.path())
+        .arg("seal")
+        .arg(&input)
+        .arg("-o")
+        .arg(&output_path)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).to_lowercase().contains("not a pdf"));
+    assert_eq!(
+        fs::read_dir(home.path()).unwrap().count(),
+        2,
+        "only the input and the state"
+    );
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the sealing engine; enabled at merge"]
+async fn serve_announces_its_address_and_answers_health() {
+    let home = tempfile::tempdir().unwrap();
+    let mut server = Running(
+        pdf_seal(home.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base_url = line
+        .trim_end()
+        .strip_prefix("pdf-seal listening on ")
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let health = client
+        .get(format!("{base_url}/api/health"))
+        .send()
+        .await
+        .unwrap();
+
+    assert!(
+        base_url.starts_with("http://127.0.0.1:") && !base_url.ends_with(":0"),
+        "{line}"
+    );
+    assert_eq!(health.status(), 200);
+}
