@@ -299,7 +299,6 @@ async fn a_handler_panic_answers_a_generic_500_and_the_worker_keeps_serving() {
 }
 
 #[tokio::test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 async fn a_panic_in_the_signer_answers_500_and_the_server_keeps_serving() {
     let app = spawn_app(Arc::new(PanicOnceSigner::default()), LIMIT);
 
@@ -311,7 +310,6 @@ async fn a_panic_in_the_signer_answers_500_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 async fn bytes_that_are_not_a_pdf_answer_400_not_a_pdf() {
     let app = fixed_app();
 
@@ -321,7 +319,6 @@ async fn bytes_that_are_not_a_pdf_answer_400_not_a_pdf() {
 }
 
 #[tokio::test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 async fn a_raw_pdf_is_answered_sealed_with_its_facts_in_headers() {
     let app = fixed_app();
     let original = minimal_pdf();
@@ -347,7 +344,6 @@ async fn a_raw_pdf_is_answered_sealed_with_its_facts_in_headers() {
 }
 
 #[tokio::test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 async fn both_json_forms_are_sealed_and_json_is_answered_when_asked_for() {
     let app = fixed_app();
     let original = minimal_pdf();

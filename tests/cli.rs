@@ -88,7 +88,6 @@ fn seal_of_a_missing_input_fails_and_writes_nothing() {
 }
 
 #[test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 fn dev_cert_writes_the_three_files() {
     let home = tempfile::tempdir().unwrap();
     let out = home.path().join("certs");
@@ -147,7 +146,6 @@ fn read_dir_contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 fn development_credentials_are_made_once_and_reused() {
     let home = tempfile::tempdir().unwrap();
     let input = home.path().join("in.pdf");
@@ -176,7 +174,6 @@ fn development_credentials_are_made_once_and_reused() {
 }
 
 #[test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 fn seal_writes_the_input_followed_by_the_seal_and_a_summary() {
     let home = tempfile::tempdir().unwrap();
     let input = home.path().join("in.pdf");
@@ -211,7 +208,6 @@ fn seal_writes_the_input_followed_by_the_seal_and_a_summary() {
 }
 
 #[test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 fn seal_reads_standard_input_and_writes_standard_output() {
     let home = tempfile::tempdir().unwrap();
     let original = minimal_pdf();
@@ -232,7 +228,6 @@ fn seal_reads_standard_input_and_writes_standard_output() {
 }
 
 #[test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 fn seal_refuses_a_file_that_is_not_a_pdf_with_exit_code_2_and_no_output() {
     let home = tempfile::tempdir().unwrap();
     let input = home.path().join("notes.pdf");
@@ -267,7 +262,6 @@ impl Drop for Running {
 }
 
 #[tokio::test]
-#[ignore = "needs the sealing engine; enabled at merge"]
 async fn serve_announces_its_address_and_answers_health() {
     let home = tempfile::tempdir().unwrap();
     let mut server = Running(
