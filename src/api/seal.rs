@@ -1,6 +1,11 @@
 //! `POST /api/seal`: direct mode.
 
+use std::sync::Arc;
+
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use pdf_seal_core::signer::Signer;
+use pdf_seal_core::{SealOptions, Sealed};
 
 use super::AppState;
 use super::problem::{ApiError, ProblemType};
@@ -56,8 +61,26 @@ pub async fn seal(
     request.extensions_mut().insert(PdfSize(pdf.len() as u64));
 
     let options = options.to_seal_options()?;
-    let sealed = pdf_seal_core::seal(&pdf[..], &options, state.signer.as_ref()).await?;
+    let sealed = seal_off_the_worker(pdf.clone(), options, state.signer.clone()).await?;
     Ok(respond(&request, pdf, sealed))
+}
+
+/// Runs the pipeline on the blocking pool: reading and hashing the document is CPU work that
+/// grows with its size, and must not hold up the other connections of this worker. The signer's
+/// own I/O still runs on this worker's runtime, which keeps polling while the pool waits.
+async fn seal_off_the_worker(
+    pdf: Bytes,
+    options: SealOptions,
+    signer: Arc<dyn Signer>,
+) -> Result<Sealed, ApiError> {
+    let runtime = tokio::runtime::Handle::current();
+    let task = move || runtime.block_on(pdf_seal_core::seal(&pdf[..], &options, signer.as_ref()));
+    match web::block(task).await {
+        Ok(sealed) => Ok(sealed?),
+        Err(_) => Err(ApiError::internal(anyhow::anyhow!(
+            "the sealing task panicked"
+        ))),
+    }
 }
 
 fn not_a_pdf(detail: &str) -> ApiError {
