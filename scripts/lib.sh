@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the scripts beside this file. Sourced, never run on its own.
 # The caller sets `script` to its own name, for messages.
 
@@ -8,7 +9,7 @@ as_root() {
   elif command -v sudo >/dev/null 2>&1; then
     sudo "$@"
   else
-    echo "$script: needs root for '$*': run it as root or install sudo" >&2
+    echo "${script:-pdf-seal}: needs root for '$*': run it as root or install sudo" >&2
     return 1
   fi
 }
@@ -47,11 +48,11 @@ ensure_debian_packages() {
     [ "$updated" = yes ] || as_root "${update[@]}" >>"$log" 2>&1 || true
     if [ "$updated" = yes ] || ! as_root "${install[@]}" >>"$log" 2>&1; then
       tail -n 30 "$log" >&2
-      echo "$script: could not install the Debian packages ${missing[*]} (apt's last lines above)" >&2
+      echo "${script:-pdf-seal}: could not install the Debian packages ${missing[*]} (apt's last lines above)" >&2
       rm -f "$log"
       return 1
     fi
   fi
   rm -f "$log"
-  echo "$script: installed ${missing[*]}"
+  echo "${script:-pdf-seal}: installed ${missing[*]}"
 }
