@@ -269,14 +269,15 @@ fn check_file(context: &Context, row: &Row) -> Vec<String> {
         Err(problem) => return vec![problem],
     };
     let input = corpus_dir().join(&row.file);
+    let original = std::fs::read(&input).unwrap();
     let mut problems = Vec::new();
 
     let dir = context.fixture.subdir(&format!("cli/{}", row.file));
-    let by_cli = outcome::seal_by_cli(context.fixture, &input, &dir);
+    let by_cli = outcome::seal_by_cli(context.fixture, &input, &original, &dir);
     problems.extend(judge(context, want, &input, by_cli).map(|p| format!("command line: {p}")));
 
     let dir = context.fixture.subdir(&format!("api/{}", row.file));
-    let by_api = outcome::seal_by_api(context.server, &input, &dir);
+    let by_api = outcome::seal_by_api(context.server, &original, &dir);
     problems.extend(judge(context, want, &input, by_api).map(|p| format!("POST /api/seal: {p}")));
     problems
 }

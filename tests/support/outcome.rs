@@ -49,8 +49,8 @@ impl Refusal {
     }
 }
 
-/// `pdf-seal seal INPUT -o DIR/sealed.pdf`; DIR must be empty.
-pub fn seal_by_cli(fixture: &Fixture, input: &Path, dir: &Path) -> Outcome {
+/// `pdf-seal seal INPUT -o DIR/sealed.pdf`; DIR must be empty. `original` holds INPUT's bytes.
+pub fn seal_by_cli(fixture: &Fixture, input: &Path, original: &[u8], dir: &Path) -> Outcome {
     let output = dir.join("sealed.pdf");
     let ran = fixture.seal(input, &output, &[]);
     let message = ran.stderr_text().trim().to_owned();
@@ -58,7 +58,7 @@ pub fn seal_by_cli(fixture: &Fixture, input: &Path, dir: &Path) -> Outcome {
 
     match ran.code() {
         Some(0) => match std::fs::read(&output) {
-            Ok(sealed) => match extends_input(input, &sealed) {
+            Ok(sealed) => match extends_input(original, &sealed) {
                 Ok(()) => Outcome::Sealed {
                     output,
                     field_name: None,
@@ -79,15 +79,15 @@ pub fn seal_by_cli(fixture: &Fixture, input: &Path, dir: &Path) -> Outcome {
     }
 }
 
-/// `POST /api/seal` with the input as an `application/pdf` body; a sealed answer is written to
+/// `POST /api/seal` with `original` as an `application/pdf` body; a sealed answer is written to
 /// `DIR/sealed.pdf`.
-pub fn seal_by_api(server: &Server, input: &Path, dir: &Path) -> Outcome {
-    let answer = match server.post_seal(std::fs::read(input).unwrap(), COMMAND_LIMIT) {
+pub fn seal_by_api(server: &Server, original: &[u8], dir: &Path) -> Outcome {
+    let answer = match server.post_seal(original.to_vec(), COMMAND_LIMIT) {
         Ok(answer) => answer,
         Err(why) => return Outcome::Broken(why),
     };
     match answer.status {
-        200 => sealed_by_api(input, dir, answer),
+        200 => sealed_by_api(original, dir, answer),
         400..=499 => refused_by_api(answer),
         status => Outcome::Broken(format!(
             "answered {status} {}:\n{}",
@@ -97,11 +97,11 @@ pub fn seal_by_api(server: &Server, input: &Path, dir: &Path) -> Outcome {
     }
 }
 
-fn sealed_by_api(input: &Path, dir: &Path, answer: Answer) -> Outcome {
+fn sealed_by_api(original: &[u8], dir: &Path, answer: Answer) -> Outcome {
     if !answer.content_type.starts_with("application/pdf") {
         return Outcome::Broken(format!("200 with Content-Type '{}'", answer.content_type));
     }
-    if let Err(why) = extends_input(input, &answer.body) {
+    if let Err(why) = extends_input(original, &answer.body) {
         return Outcome::Broken(why);
     }
     let hex_digest = |hex: &String| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
@@ -148,8 +148,7 @@ fn refused_by_api(answer: Answer) -> Outcome {
 }
 
 /// The output must be the input's exact bytes followed by something.
-fn extends_input(input: &Path, output: &[u8]) -> Result<(), String> {
-    let original = std::fs::read(input).unwrap();
+fn extends_input(original: &[u8], output: &[u8]) -> Result<(), String> {
     if output.len() <= original.len() {
         return Err(format!(
             "the output ({} bytes) is not longer than the input ({} bytes)",
