@@ -1,0 +1,9 @@
+//! Helpers for the integration tests that drive the real `pdf-seal` binary from outside: commands
+//! with deadlines, a development certificate, one server, and the validators.
+
+pub mod fixture;
+pub mod manifest;
+pub mod outcome;
+pub mod process;
+pub mod server;
+pub mod validators;
