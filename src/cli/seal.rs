@@ -56,7 +56,7 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
     telemetry::init(&log);
 
     let input = Input::open(&args.input)?;
-    let output = Output::create(&args.output)?;
+    let mut output = Output::create(&args.output)?;
     let loaded = signing::load(&signer_settings)?;
     if let Some(files) = &loaded.development {
         signing::warn_development(files);
@@ -75,7 +75,13 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
         .build()
         .context("starting the async runtime")?;
     let sealing = pdf_seal_core::seal(&input, &options, loaded.signer.as_ref());
-    let sealed = runtime.block_on(sealing).map_err(refusal_or_failure)?;
+    let (sealed, prefix) = std::thread::scope(|scope| {
+        let copying = scope.spawn(|| output.write_prefix(&input));
+        let sealed = runtime.block_on(sealing);
+        (sealed, copying.join())
+    });
+    let sealed = sealed.map_err(refusal_or_failure)?;
+    prefix.map_err(|_| CliError::Failed(anyhow::anyhow!("copying the input panicked")))??;
 
     let written = output.finish(&input, &sealed.increment)?;
     eprintln!(

@@ -93,6 +93,8 @@ pub enum Output {
     File {
         temporary: NamedTempFile,
         path: PathBuf,
+        /// How many bytes of the input are already in the temporary file, synced.
+        prefix: Option<u64>,
     },
 }
 
@@ -113,25 +115,55 @@ impl Output {
         Ok(Self::File {
             temporary,
             path: path.to_path_buf(),
+            prefix: None,
         })
+    }
+
+    /// Copies the input into the temporary file and syncs it. It needs nothing from the seal,
+    /// so the command runs it beside the sealing, which keeps a large seal close to the cost of
+    /// one hash of the file. Standard output is only written once the seal exists, so that a
+    /// refusal writes nothing.
+    pub fn write_prefix(&mut self, input: &Input) -> Result<(), CliError> {
+        let Self::File {
+            temporary,
+            path,
+            prefix,
+        } = self
+        else {
+            return Ok(());
+        };
+        let context = || format!("writing {}", path.display());
+        let copied = input
+            .copy_to(temporary.as_file_mut())
+            .with_context(context)?;
+        temporary.as_file().sync_data().with_context(context)?;
+        *prefix = Some(copied);
+        Ok(())
     }
 
     /// Writes the input followed by `increment` and returns the number of bytes written.
     ///
     /// For a file, the input is copied with `std::io::copy` (which lets Linux copy file to
-    /// file in the kernel), the increment appended, the file synced and renamed over the
+    /// file in the kernel) unless [`Output::write_prefix`] did it, the increment appended, the file synced and renamed over the
     /// destination: readers see the old file or the whole new one, and a failure leaves no
     /// output behind. The input may be the destination itself.
     pub fn finish(self, input: &Input, increment: &[u8]) -> Result<u64, CliError> {
-        let (mut temporary, path) = match self {
+        let (mut temporary, path, prefix) = match self {
             Self::Stdout => return write_stdout(input, increment),
-            Self::File { temporary, path } => (temporary, path),
+            Self::File {
+                temporary,
+                path,
+                prefix,
+            } => (temporary, path, prefix),
         };
 
         let context = || format!("writing {}", path.display());
-        let copied = input
-            .copy_to(temporary.as_file_mut())
-            .with_context(context)?;
+        let copied = match prefix {
+            Some(copied) => copied,
+            None => input
+                .copy_to(temporary.as_file_mut())
+                .with_context(context)?,
+        };
         temporary.write_all(increment).with_context(context)?;
         temporary.as_file().sync_all().with_context(context)?;
         temporary
