@@ -52,6 +52,13 @@ fn corpus_file(name: &str) -> Vec<u8> {
     std::fs::read(path).expect("the shared corpus")
 }
 
+/// Seals with a signer whose CMS fits its estimate.
+async fn seal_ok(input: &[u8], options: &SealOptions) -> pdf_seal_core::Sealed {
+    seal(input, options, &SizedSigner::new(200, 200))
+        .await
+        .unwrap()
+}
+
 /// The text of the sealed output's increment.
 fn increment_text(input: &[u8], increment: &[u8]) -> String {
     assert!(!increment.is_empty() && !input.is_empty());
@@ -91,12 +98,9 @@ async fn the_digest_covers_both_byte_ranges() {
         digest: DigestAlgorithm::Sha384,
         ..SealOptions::default()
     };
-    let sealed = seal(&input[..], &options, &SizedSigner::new(200, 200))
-        .await
-        .unwrap();
+    let sealed = seal_ok(&input, &options).await;
 
-    let mut output = input.clone();
-    output.extend_from_slice(&sealed.increment);
+    let output = [&input[..], &sealed.increment].concat();
     let text = String::from_utf8_lossy(&output).into_owned();
     let start = text.rfind("/ByteRange [").unwrap() + "/ByteRange [".len();
     let numbers: Vec<usize> = text[start..]
@@ -131,9 +135,7 @@ async fn reason_location_and_contact_are_written_as_text_strings() {
         contact_info: Some("seal@example.org".into()),
         ..SealOptions::default()
     };
-    let sealed = seal(&input[..], &options, &SizedSigner::new(200, 200))
-        .await
-        .unwrap();
+    let sealed = seal_ok(&input, &options).await;
     let text = increment_text(&input, &sealed.increment);
     assert!(text.contains("/Reason (Approved \\(final\\))"), "{text}");
     assert!(text.contains("/ContactInfo (seal@example.org)"), "{text}");
@@ -170,12 +172,9 @@ async fn a_named_empty_signature_field_is_filled_instead_of_adding_one() {
         field_name: Some("Sig1".into()),
         ..SealOptions::default()
     };
-    let sealed = seal(&input[..], &options, &SizedSigner::new(200, 200))
-        .await
-        .unwrap();
+    let sealed = seal_ok(&input, &options).await;
 
-    let mut output = input.clone();
-    output.extend_from_slice(&sealed.increment);
+    let output = [&input[..], &sealed.increment].concat();
     let mut doc = Document::open(&output[..]).unwrap();
     let (_, catalog) = doc.catalog().unwrap();
     let form_dict = doc.resolve(catalog.get(b"AcroForm").unwrap()).unwrap();
@@ -253,11 +252,8 @@ async fn the_whole_document_hash_matches_the_output_when_asked_for() {
         document_sha256: true,
         ..SealOptions::default()
     };
-    let sealed = seal(&input[..], &options, &SizedSigner::new(200, 200))
-        .await
-        .unwrap();
-    let mut output = input.clone();
-    output.extend_from_slice(&sealed.increment);
+    let sealed = seal_ok(&input, &options).await;
+    let output = [&input[..], &sealed.increment].concat();
     assert_eq!(
         sealed.document_sha256.unwrap().to_vec(),
         DigestAlgorithm::Sha256.digest(&output)

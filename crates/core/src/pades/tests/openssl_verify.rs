@@ -42,7 +42,7 @@ fn openssl_verify(ssl: &OpenSsl, cms: &[u8], content: &[u8]) -> Result<(), Strin
 
 /// Makes a chain with a `kind` leaf, seals [`DOCUMENT`] and asks openssl to verify it.
 async fn openssl_accepts(kind: KeyKind, padding: RsaPadding, algorithm: DigestAlgorithm) {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(kind);
     let signer = CadesSigner::new(cades_signer(&ssl).into_raw().with_rsa_padding(padding));
 
@@ -109,7 +109,7 @@ async fn openssl_verifies_p384_with_sha384() {
 
 #[tokio::test]
 async fn openssl_refuses_the_seal_over_altered_content() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::P256);
     let cms = sign_document(&cades_signer(&ssl), DigestAlgorithm::Sha256).await;
 
@@ -124,7 +124,7 @@ async fn openssl_refuses_the_seal_over_altered_content() {
 /// no re-encoding on our side may change it.
 #[tokio::test]
 async fn signing_certificate_hash_is_the_openssl_digest_of_the_certificate_file() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::Rsa(2048));
     let signer = cades_signer(&ssl);
     let cms = sign_document(&signer, DigestAlgorithm::Sha384).await;

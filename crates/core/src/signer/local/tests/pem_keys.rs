@@ -15,7 +15,7 @@ fn key_error(result: Result<LocalSigner, SignerError>) -> String {
 
 #[test]
 fn loads_pkcs8_rsa_key_with_its_chain() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::Rsa(2048));
 
     let signer = load_chain(&ssl);
@@ -27,7 +27,7 @@ fn loads_pkcs8_rsa_key_with_its_chain() {
 
 #[test]
 fn loads_pkcs1_rsa_private_key() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::Rsa(3072));
     ssl.run(&[
         "pkey",
@@ -50,7 +50,7 @@ fn loads_pkcs1_rsa_private_key() {
 
 #[test]
 fn loads_sec1_ec_private_key_after_its_parameters_block() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.root("root", KeyKind::P256);
     // `openssl ecparam -genkey` writes an EC PARAMETERS block, then the EC PRIVATE KEY.
     ssl.run(&[
@@ -79,7 +79,7 @@ fn loads_sec1_ec_private_key_after_its_parameters_block() {
 
 #[test]
 fn loads_encrypted_pkcs8_key_with_its_password() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::P256);
     for (cipher, file) in [("aes-256-cbc", "aes.pem"), ("des3", "des3.pem")] {
         ssl.run(&[
@@ -103,7 +103,7 @@ fn loads_encrypted_pkcs8_key_with_its_password() {
 
 #[test]
 fn encrypted_key_without_password_is_a_clear_error() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::P256);
     ssl.run(&[
         "pkcs8",
@@ -127,7 +127,7 @@ fn encrypted_key_without_password_is_a_clear_error() {
 
 #[test]
 fn wrong_key_password_is_a_clear_error() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::P256);
     ssl.run(&[
         "pkcs8",
@@ -148,7 +148,7 @@ fn wrong_key_password_is_a_clear_error() {
 
 #[test]
 fn pkcs12_style_encryption_of_a_pem_key_is_refused_with_advice() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::P256);
     ssl.run(&[
         "pkcs8",
@@ -174,7 +174,7 @@ fn pkcs12_style_encryption_of_a_pem_key_is_refused_with_advice() {
 
 #[test]
 fn rejects_rsa_key_of_1024_bits() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.root("root", KeyKind::P256);
     ssl.issue("small", KeyKind::Rsa(1024), "root", false);
 
@@ -192,7 +192,7 @@ fn rejects_rsa_key_of_1024_bits() {
 
 #[test]
 fn accepts_rsa_key_of_4096_bits() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.root("root", KeyKind::P256);
     ssl.issue("big", KeyKind::Rsa(4096), "root", false);
 
@@ -203,7 +203,7 @@ fn accepts_rsa_key_of_4096_bits() {
 
 #[test]
 fn rejects_ec_key_on_p521_naming_the_curve() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.run(&[
         "genpkey",
         "-algorithm",
@@ -229,7 +229,7 @@ fn rejects_ec_key_on_p521_naming_the_curve() {
 
 #[test]
 fn rejects_ed25519_key() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.run(&["genpkey", "-algorithm", "ED25519", "-out", "k.pem"]);
     ssl.root("root", KeyKind::P256);
 
@@ -247,7 +247,7 @@ fn rejects_ed25519_key() {
 
 #[test]
 fn refuses_certificate_that_does_not_match_the_key() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::P256);
     ssl.key("stranger", KeyKind::P256);
 
@@ -265,7 +265,7 @@ fn refuses_certificate_that_does_not_match_the_key() {
 
 #[test]
 fn refuses_rsa_certificate_for_an_ec_key() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::Rsa(2048));
     ssl.key("stranger", KeyKind::P256);
 
@@ -283,7 +283,7 @@ fn refuses_rsa_certificate_for_an_ec_key() {
 
 #[test]
 fn key_file_without_a_key_is_a_clear_error() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.chain(KeyKind::P256);
 
     let message = key_error(LocalSigner::from_pem(
@@ -297,7 +297,7 @@ fn key_file_without_a_key_is_a_clear_error() {
 
 #[test]
 fn certificate_file_without_certificates_is_a_clear_error() {
-    let Some(ssl) = OpenSsl::new() else { return };
+    let ssl = OpenSsl::new();
     ssl.key("leaf", KeyKind::P256);
 
     let message = key_error(LocalSigner::from_pem(
