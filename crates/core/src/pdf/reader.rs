@@ -14,8 +14,9 @@ use super::object::{Dictionary, ObjRef, Object, Stream};
 use super::parser::{ParseError, ParseResult, Parser};
 use super::{PdfError, Source};
 
-/// Objects (and cross-reference sections) larger than this are refused.
-pub(crate) const MAX_WINDOW: usize = 256 << 20;
+/// Objects, cross-reference sections and the streams the reader decodes may not be larger
+/// than this: it bounds what one read holds in memory.
+pub(crate) const MAX_WINDOW: usize = 64 << 20;
 const FIRST_WINDOW: usize = 4096;
 
 /// The kind of a cross-reference section.
@@ -50,6 +51,9 @@ pub struct Document<'s, S: Source + ?Sized> {
     pub(crate) recovered: bool,
     objects: HashMap<u32, Object>,
     object_streams: HashMap<u32, ObjectStream>,
+    /// Object streams being decoded now: a stream whose /Length lies inside itself is refused
+    /// instead of recursing without end.
+    decoding: Vec<u32>,
 }
 
 impl<'s, S: Source + ?Sized> Document<'s, S> {
@@ -66,6 +70,7 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
             recovered: false,
             objects: HashMap::new(),
             object_streams: HashMap::new(),
+            decoding: Vec::new(),
         };
 
         let read = doc.read_xref_chain();
@@ -165,8 +170,16 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
 
     fn load_from_stream(&mut self, num: u32, stream: u32, index: u32) -> Result<Object, PdfError> {
         if !self.object_streams.contains_key(&stream) {
-            let decoded = self.read_object_stream(stream)?;
-            self.object_streams.insert(stream, decoded);
+            if self.decoding.contains(&stream) {
+                return Err(malformed(
+                    0,
+                    format!("object stream {stream} depends on itself"),
+                ));
+            }
+            self.decoding.push(stream);
+            let decoded = self.read_object_stream(stream);
+            self.decoding.pop();
+            self.object_streams.insert(stream, decoded?);
         }
         let objstm = &self.object_streams[&stream];
         let at_index = objstm
@@ -275,7 +288,7 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
             if window >= available || window >= MAX_WINDOW {
                 return Err(malformed(start, "stream without `endstream`"));
             }
-            window *= 4;
+            window = (window * 4).min(MAX_WINDOW);
         }
     }
 
@@ -309,7 +322,7 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
                 Err(ParseError::Incomplete) if window >= MAX_WINDOW => {
                     return Err(malformed(offset, "object too large"));
                 }
-                Err(ParseError::Incomplete) => window *= 8,
+                Err(ParseError::Incomplete) => window = (window * 8).min(MAX_WINDOW),
             }
         }
     }

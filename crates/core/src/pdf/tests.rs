@@ -149,3 +149,44 @@ fn an_indirect_annots_array_is_rewritten_on_its_own() {
     let (_, annots) = &update.objects[&4];
     assert_eq!(annots.as_array().map(<[Object]>::len), Some(1));
 }
+
+#[test]
+fn an_object_stream_whose_length_lies_inside_itself_is_refused_not_a_stack_overflow() {
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let objstm_at = out.len();
+    let members = format!(
+        "1 0 2 {} 3 {} ",
+        CATALOG.len() + 1,
+        CATALOG.len() + PAGES.len() + 2
+    );
+    let body = format!("{members}{CATALOG} {PAGES} {PAGE}");
+    out.extend_from_slice(
+        format!("4 0 obj\n<</Type/ObjStm/N 3/First {}/Length 5 0 R>>stream\n{body}\nendstream\nendobj\n", members.len())
+            .as_bytes(),
+    );
+    let xref_at = out.len();
+    assert!(xref_at < 256, "offsets must fit the one-byte /W field");
+    let mut data = Vec::new();
+    data.extend_from_slice(&[0, 0, 0]);
+    for index in 0..3u8 {
+        data.extend_from_slice(&[2, 4, index]);
+    }
+    data.extend_from_slice(&[1, objstm_at as u8, 0]);
+    data.extend_from_slice(&[2, 4, 3]);
+    data.extend_from_slice(&[1, xref_at as u8, 0]);
+    out.extend_from_slice(
+        format!(
+            "6 0 obj\n<</Type/XRef/Size 7/W[1 1 1]/Root 1 0 R/Length {}>>stream\n",
+            data.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&data);
+    out.extend_from_slice(format!("\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF").as_bytes());
+
+    // Object 5, the stream's /Length, is said to live in the stream itself: the entry cannot
+    // be used, so the reader recovers by a scan, which finds the data's end by `endstream`.
+    let mut doc = Document::open(&out[..]).unwrap();
+    assert!(doc.recovered());
+    assert_eq!(form::first_page(&mut doc).unwrap(), ObjRef::new(3, 0));
+}
