@@ -8,7 +8,7 @@
 
 use super::object::{Dictionary, Object, is_delimiter, is_whitespace};
 use super::parser::Parser;
-use super::reader::{Document, XrefEntry, malformed};
+use super::reader::{Document, MAX_WINDOW, XrefEntry, malformed};
 use super::{PdfError, Source};
 
 /// An object header found by the scan: number, generation, offset.
@@ -25,12 +25,19 @@ impl<S: Source + ?Sized> Document<'_, S> {
         self.entries.clear();
         self.trailer = Dictionary::new();
         let (headers, trailers) = self.scan()?;
+        let mut bounds: Vec<u64> = headers
+            .iter()
+            .map(|h| h.2)
+            .chain(trailers.iter().copied())
+            .collect();
+        bounds.sort_unstable();
+        let bounds = Bounds(bounds);
         for (num, generation, offset) in headers {
             self.entries
                 .insert(num, XrefEntry::InFile { offset, generation });
         }
-        self.add_object_stream_members();
-        self.trailer = self.recovered_trailer(&trailers)?;
+        self.add_object_stream_members(&bounds);
+        self.trailer = self.recovered_trailer(&trailers, &bounds)?;
         self.catalog().map(drop)
     }
 
@@ -59,7 +66,7 @@ impl<S: Source + ?Sized> Document<'_, S> {
     }
 
     /// Registers the objects held in object streams that no plain object defines again.
-    fn add_object_stream_members(&mut self) {
+    fn add_object_stream_members(&mut self, bounds: &Bounds) {
         let candidates: Vec<(u32, u64)> = self
             .entries
             .iter()
@@ -69,7 +76,8 @@ impl<S: Source + ?Sized> Document<'_, S> {
             })
             .collect();
         for (stream, offset) in candidates {
-            let Ok((_, Object::Stream(object))) = self.parse_at(offset, |p| p.indirect_object())
+            let Ok((_, Object::Stream(object))) =
+                self.parse_bounded(offset, bounds, |p| p.indirect_object())
             else {
                 continue;
             };
@@ -99,9 +107,13 @@ impl<S: Source + ?Sized> Document<'_, S> {
 
     /// The last trailer dictionary that names a catalog; else a cross-reference stream's
     /// dictionary; else a trailer made up around the last catalog found.
-    fn recovered_trailer(&mut self, trailers: &[u64]) -> Result<Dictionary, PdfError> {
+    fn recovered_trailer(
+        &mut self,
+        trailers: &[u64],
+        bounds: &Bounds,
+    ) -> Result<Dictionary, PdfError> {
         for &at in trailers.iter().rev() {
-            let parsed = self.parse_at(at, |p| {
+            let parsed = self.parse_bounded(at, bounds, |p| {
                 p.expect_keyword(b"trailer")?;
                 p.object()
             });
@@ -120,7 +132,8 @@ impl<S: Source + ?Sized> Document<'_, S> {
             else {
                 continue;
             };
-            let Ok((_, object)) = self.parse_at(offset, |p| p.indirect_object()) else {
+            let Ok((_, object)) = self.parse_bounded(offset, bounds, |p| p.indirect_object())
+            else {
                 continue;
             };
             let Some(dict) = object.as_dict() else {
@@ -137,6 +150,39 @@ impl<S: Source + ?Sized> Document<'_, S> {
         let mut dict = Dictionary::new();
         dict.set(b"Root", Object::Reference(root));
         Ok(dict)
+    }
+}
+
+impl<S: Source + ?Sized> Document<'_, S> {
+    /// Parses at `offset` within the bytes up to the next header or trailer the scan found.
+    /// Without that bound, a file of many unterminated objects would cost a read to the end of
+    /// the file for each of them.
+    fn parse_bounded<T>(
+        &self,
+        offset: u64,
+        bounds: &Bounds,
+        parse: impl FnOnce(&mut Parser<'_>) -> super::parser::ParseResult<T>,
+    ) -> Result<T, PdfError> {
+        let end = bounds.next_after(offset).unwrap_or(self.len);
+        let len = usize::try_from(end - offset)
+            .unwrap_or(usize::MAX)
+            .min(MAX_WINDOW);
+        let window = self.read(offset, len)?;
+        parse(&mut Parser::new(&window, offset, true)).map_err(|error| match error {
+            super::parser::ParseError::Syntax { offset, reason } => malformed(offset, reason),
+            super::parser::ParseError::Incomplete => malformed(offset, "incomplete object"),
+        })
+    }
+}
+
+/// The sorted offsets of every header and trailer the scan found.
+struct Bounds(Vec<u64>);
+
+impl Bounds {
+    /// The first bound after `offset`.
+    fn next_after(&self, offset: u64) -> Option<u64> {
+        let index = self.0.partition_point(|&b| b <= offset);
+        self.0.get(index).copied()
     }
 }
 

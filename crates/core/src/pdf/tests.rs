@@ -190,3 +190,21 @@ fn an_object_stream_whose_length_lies_inside_itself_is_refused_not_a_stack_overf
     assert!(doc.recovered());
     assert_eq!(form::first_page(&mut doc).unwrap(), ObjRef::new(3, 0));
 }
+
+#[test]
+fn many_unterminated_objects_without_a_cross_reference_table_are_refused_in_linear_time() {
+    // Every object opens a string that never closes: each parse runs to the next header, never
+    // to the end of the file, or the scan would cost the square of the file's size.
+    let mut file = b"%PDF-1.7\n".to_vec();
+    for num in 1..40_000 {
+        file.extend_from_slice(format!("{num} 0 obj (\n").as_bytes());
+    }
+    let started = std::time::Instant::now();
+    let result = Document::open(&file[..]);
+    assert!(matches!(result, Err(PdfError::Malformed { .. })));
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
+}
