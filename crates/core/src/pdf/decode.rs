@@ -103,7 +103,7 @@ fn apply_predictor(data: Vec<u8>, params: Option<&Dictionary>) -> Result<Vec<u8>
 }
 
 fn tiff_predictor(mut data: Vec<u8>, bpp: usize, row_len: usize) -> Vec<u8> {
-    for row in data.chunks_mut(row_len) {
+    for row in data.chunks_mut(row_len.max(1)) {
         for i in bpp..row.len() {
             row[i] = row[i].wrapping_add(row[i - bpp]);
         }
@@ -113,6 +113,8 @@ fn tiff_predictor(mut data: Vec<u8>, bpp: usize, row_len: usize) -> Vec<u8> {
 
 /// Undoes PNG row filters (RFC 2083 section 6): every row starts with its filter type byte.
 fn png_predictor(data: &[u8], bpp: usize, row_len: usize) -> Result<Vec<u8>, String> {
+    // A row cannot be longer than the data: a huge /Columns must not size the buffers.
+    let row_len = row_len.min(data.len());
     let mut out = Vec::with_capacity(data.len());
     let mut previous = vec![0u8; row_len];
     for chunk in data.chunks(row_len + 1) {
@@ -187,6 +189,16 @@ mod tests {
         assert_eq!(
             decode(&stream, &deflate(&raw)).unwrap(),
             vec![1, 2, 3, 2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn a_huge_column_count_costs_no_more_than_the_data() {
+        let raw = [2u8, 0, 0, 0];
+        let params = "<</Filter/FlateDecode/DecodeParms<</Predictor 12/Colors 32/BitsPerComponent 16/Columns 1048576>>>>";
+        assert_eq!(
+            decode(&dict(params), &deflate(&raw)).unwrap(),
+            vec![0, 0, 0, 0]
         );
     }
 
