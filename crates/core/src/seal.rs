@@ -162,6 +162,7 @@ fn plan(
     source: &(impl Source + ?Sized),
     options: &SealOptions,
 ) -> Result<(Update, String), SealError> {
+    check_options(options)?;
     let mut doc = Document::open(source)?;
     if form::docmdp_permission(&mut doc)? == Some(1) {
         return Err(SealError::CertifiedNoChanges);
@@ -171,6 +172,37 @@ fn plan(
     form::first_page(&mut doc)?;
     let update = form::build_update(&mut doc, &target, signature_dictionary(options))?;
     Ok((update, target.name().to_string()))
+}
+
+/// The longest /Reason, /Location or /ContactInfo accepted, in characters.
+const MAX_TEXT_CHARS: usize = 1000;
+
+/// The longest field name accepted, in characters.
+const MAX_FIELD_NAME_CHARS: usize = 100;
+
+/// Refuses option values no reader would show: very long texts and field names.
+fn check_options(options: &SealOptions) -> Result<(), SealError> {
+    let texts = [
+        ("reason", &options.reason),
+        ("location", &options.location),
+        ("contact", &options.contact_info),
+    ];
+    for (what, text) in texts {
+        if text
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_TEXT_CHARS)
+        {
+            let reason = format!("the {what} is longer than {MAX_TEXT_CHARS} characters");
+            return Err(SealError::InvalidOption(reason));
+        }
+    }
+    if let Some(name) = &options.field_name
+        && name.chars().count() > MAX_FIELD_NAME_CHARS
+    {
+        let reason = format!("the field name is longer than {MAX_FIELD_NAME_CHARS} characters");
+        return Err(SealError::InvalidOption(reason));
+    }
+    Ok(())
 }
 
 /// The entries of the signature dictionary besides /Type, /ByteRange and /Contents (ISO 32000-2

@@ -276,3 +276,22 @@ async fn a_file_source_seals_like_bytes_in_memory() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(from_file.increment, from_memory.increment);
 }
+
+#[tokio::test]
+async fn overlong_texts_and_field_names_are_invalid_options() {
+    let input = corpus_file("ph__minimal.pdf");
+    let long_reason = SealOptions {
+        reason: Some("r".repeat(1001)),
+        ..SealOptions::default()
+    };
+    let long_name = SealOptions {
+        field_name: Some("f".repeat(101)),
+        ..SealOptions::default()
+    };
+    for options in [long_reason, long_name] {
+        let error = seal(&input[..], &options, &SizedSigner::new(200, 200))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidOption, "{error}");
+    }
+}

@@ -8,7 +8,7 @@ use flate2::read::ZlibDecoder;
 use super::object::{Dictionary, Object};
 
 /// Decoded streams larger than this are refused, so that a compressed bomb cannot exhaust memory.
-const MAX_DECODED_BYTES: u64 = 256 << 20;
+const MAX_DECODED_BYTES: u64 = 64 << 20;
 
 /// Decodes stream data according to its /Filter and /DecodeParms; only what the reader needs.
 pub fn decode(dict: &Dictionary, data: &[u8]) -> Result<Vec<u8>, String> {

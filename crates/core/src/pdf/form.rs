@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::object::{Dictionary, ObjRef, Object, text_string};
-use super::reader::{Document, XrefEntry, XrefKind, malformed};
+use super::object::{Dictionary, ObjRef, Object, decode_text, text_string};
+use super::reader::{Document, MAX_OBJECT_NUMBER, XrefEntry, XrefKind, malformed};
 use super::update::{Update, new_ref};
 use super::{PdfError, Source};
 
@@ -55,12 +55,15 @@ pub fn first_page<S: Source + ?Sized>(doc: &mut Document<'_, S>) -> Result<ObjRe
         let Some(dict) = object.as_dict() else {
             continue;
         };
-        let kids = match dict.get(b"Kids") {
-            Some(kids) if dict.name(b"Type") != Some(b"Page") => doc.resolve(kids)?,
-            _ => {
+        // A leaf is a /Page, or a node with neither /Type nor /Kids; a /Pages node without
+        // /Kids is an empty subtree, never a page.
+        let kids = match (dict.name(b"Type"), dict.get(b"Kids")) {
+            (Some(b"Page"), _) | (None, None) => {
                 first.get_or_insert(node);
                 continue;
             }
+            (_, Some(kids)) => doc.resolve(kids)?,
+            (_, None) => continue,
         };
         let kids = kids.as_array().unwrap_or_default();
         // Pushed in reverse so that the first kid is visited first.
@@ -120,10 +123,10 @@ pub fn choose_field<S: Source + ?Sized>(
 ) -> Result<Result<FieldTarget, String>, PdfError> {
     let fields = top_level_fields(doc)?;
     let Some(name) = requested else {
-        let taken: HashSet<&[u8]> = fields.iter().map(|(_, name, _)| name.as_slice()).collect();
+        let taken: HashSet<&str> = fields.iter().map(|(_, name, _)| name.as_str()).collect();
         let name = (1..)
             .map(|n| format!("Seal{n}"))
-            .find(|n| !taken.contains(n.as_bytes()));
+            .find(|n| !taken.contains(n.as_str()));
         return Ok(Ok(FieldTarget::New {
             name: name.unwrap_or_default(),
         }));
@@ -134,7 +137,7 @@ pub fn choose_field<S: Source + ?Sized>(
             "field name {name:?} must be non-empty and contain no period"
         )));
     }
-    let Some((field, _, dict)) = fields.into_iter().find(|(_, n, _)| n == name.as_bytes()) else {
+    let Some((field, _, dict)) = fields.into_iter().find(|(_, n, _)| n == name) else {
         return Ok(Ok(FieldTarget::New {
             name: name.to_string(),
         }));
@@ -161,7 +164,7 @@ pub fn choose_field<S: Source + ?Sized>(
 }
 
 /// A top-level field: its reference (when indirect), partial name and dictionary.
-type Field = (Option<ObjRef>, Vec<u8>, Dictionary);
+type Field = (Option<ObjRef>, String, Dictionary);
 
 /// The top-level fields of the form: reference (when indirect), partial name and dictionary.
 fn top_level_fields<S: Source + ?Sized>(doc: &mut Document<'_, S>) -> Result<Vec<Field>, PdfError> {
@@ -181,7 +184,7 @@ fn top_level_fields<S: Source + ?Sized>(doc: &mut Document<'_, S>) -> Result<Vec
             continue;
         };
         let name = match dict.get(b"T") {
-            Some(Object::String(name)) => name.clone(),
+            Some(Object::String(name)) => decode_text(name),
             _ => continue,
         };
         found.push((field.as_reference(), name, dict.clone()));
@@ -196,6 +199,12 @@ pub fn build_update<S: Source + ?Sized>(
     signature: Dictionary,
 ) -> Result<Update, PdfError> {
     let mut next = doc.next_object_number();
+    if next > MAX_OBJECT_NUMBER - 8 {
+        return Err(malformed(
+            0,
+            "the document uses the highest object numbers a PDF may have",
+        ));
+    }
     let mut allocate = || {
         next += 1;
         next - 1

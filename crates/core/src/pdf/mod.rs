@@ -27,7 +27,7 @@ pub enum PdfError {
     Malformed { offset: u64, reason: String },
     #[error("encrypted documents are not supported yet")]
     Encrypted,
-    #[error("the page tree has a cycle (object {0} is reached twice)")]
+    #[error("the page tree reaches object {0} twice: a cycle, or a node with two parents")]
     PageTreeCycle(u32),
     #[error("the document has no pages")]
     NoPages,

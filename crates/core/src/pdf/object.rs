@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use indexmap::IndexMap;
+
 /// An indirect reference `num generation R`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjRef {
@@ -45,10 +47,11 @@ pub struct Stream {
     pub data_offset: u64,
 }
 
-/// A dictionary that keeps the order of its keys, so that rewritten objects stay recognisable.
+/// A dictionary that keeps the order of its keys, so that rewritten objects stay recognisable,
+/// with lookups in constant time whatever its size.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dictionary {
-    entries: Vec<(Vec<u8>, Object)>,
+    entries: IndexMap<Vec<u8>, Object>,
 }
 
 impl Dictionary {
@@ -57,27 +60,25 @@ impl Dictionary {
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&Object> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.entries.get(key)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Object> {
-        self.entries
-            .iter_mut()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+        self.entries.get_mut(key)
     }
 
     /// Sets `key`, replacing an earlier value in place or appending a new entry.
     pub fn set(&mut self, key: &[u8], value: Object) {
-        match self.get_mut(key) {
+        match self.entries.get_mut(key) {
             Some(slot) => *slot = value,
-            None => self.entries.push((key.to_vec(), value)),
+            None => {
+                self.entries.insert(key.to_vec(), value);
+            }
         }
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Object> {
-        let index = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(index).1)
+        self.entries.shift_remove(key)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Object)> {
@@ -262,6 +263,24 @@ pub fn text_string(text: &str) -> Object {
     Object::String(bytes)
 }
 
+/// The text of a text string (ISO 32000-2 section 7.9.2.2): UTF-16BE or UTF-8 after their byte
+/// order marks, else PDFDocEncoding. PDFDocEncoding is read as Latin-1, which it equals for
+/// printable ASCII and for 0xA1 to 0xFF; its few other characters (typographic quotes, dashes,
+/// ligatures at 0x80 to 0x9F and 0x18 to 0x1F) come out as the Latin-1 control characters there.
+pub fn decode_text(bytes: &[u8]) -> String {
+    if let Some(utf16) = bytes.strip_prefix(&[0xfe, 0xff]) {
+        let units: Vec<u16> = utf16
+            .chunks_exact(2)
+            .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    if let Some(utf8) = bytes.strip_prefix(&[0xef, 0xbb, 0xbf]) {
+        return String::from_utf8_lossy(utf8).into_owned();
+    }
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +308,13 @@ mod tests {
         dict.set(b"A", Object::Bool(true));
         dict.set(b"B", Object::Reference(ObjRef::new(4, 0)));
         assert_eq!(Object::Dictionary(dict).to_bytes(), b"<</B 4 0 R/A true>>");
+    }
+
+    #[test]
+    fn text_strings_decode_from_each_encoding() {
+        assert_eq!(decode_text(b"\xfe\xff\x00S\x00\xe9"), "Sé");
+        assert_eq!(decode_text(b"\xef\xbb\xbfS\xc3\xa9"), "Sé");
+        assert_eq!(decode_text(b"S\xe9"), "Sé");
     }
 
     #[test]

@@ -198,11 +198,11 @@ impl<'a> Parser<'a> {
             b"null" => Ok(Object::Null),
             _ => {
                 self.pos = start;
-                let shown = String::from_utf8_lossy(&token[..token.len().min(20)]).into_owned();
-                if shown.is_empty() {
+                // The document's own bytes stay out of messages, which may reach a log.
+                if token.is_empty() {
                     self.syntax(format!("unexpected character 0x{:02x}", self.buf[start]))
                 } else {
-                    self.syntax(format!("unexpected `{shown}`"))
+                    self.syntax(format!("unexpected keyword of {} bytes", token.len()))
                 }
             }
         }
@@ -273,10 +273,7 @@ impl<'a> Parser<'a> {
             return Ok(Object::Integer(value));
         }
         self.pos = start;
-        self.syntax(format!(
-            "malformed number `{}`",
-            String::from_utf8_lossy(token)
-        ))
+        self.syntax("malformed number")
     }
 
     fn name(&mut self) -> ParseResult<Vec<u8>> {

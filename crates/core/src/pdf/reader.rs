@@ -19,6 +19,17 @@ use super::{PdfError, Source};
 pub(crate) const MAX_WINDOW: usize = 64 << 20;
 const FIRST_WINDOW: usize = 4096;
 
+/// The largest object number a PDF may use (ISO 32000-1 annex C.2; readers such as poppler
+/// refuse larger ones). Entries beyond it are taken for damage.
+pub(crate) const MAX_OBJECT_NUMBER: u32 = 8_388_607;
+
+/// What all decoded streams of one document may add up to; past it the document is refused, so
+/// that a small file of compressed streams cannot take the memory or the time of a large one.
+const DECODE_BUDGET: u64 = 256 << 20;
+
+/// What the cache of decoded object streams may hold at once.
+const OBJECT_STREAM_CACHE: usize = 64 << 20;
+
 /// The kind of a cross-reference section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum XrefKind {
@@ -26,7 +37,9 @@ pub enum XrefKind {
     Stream,
 }
 
-/// Where an object lives.
+/// Where an object lives. Free entries are not kept: a free entry in a newer section lets an
+/// older definition of the same number show through, which matters only for an object that
+/// nothing refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum XrefEntry {
     Free,
@@ -54,6 +67,8 @@ pub struct Document<'s, S: Source + ?Sized> {
     /// Object streams being decoded now: a stream whose /Length lies inside itself is refused
     /// instead of recursing without end.
     decoding: Vec<u32>,
+    /// Bytes decoded so far, against [`DECODE_BUDGET`].
+    decoded: u64,
 }
 
 impl<'s, S: Source + ?Sized> Document<'s, S> {
@@ -71,6 +86,7 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
             objects: HashMap::new(),
             object_streams: HashMap::new(),
             decoding: Vec::new(),
+            decoded: 0,
         };
 
         let read = doc.read_xref_chain();
@@ -107,11 +123,12 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
     /// The first object number free for new objects.
     pub fn next_object_number(&self) -> u32 {
         let highest = self.entries.keys().max().map_or(1, |n| n + 1);
+        // Every key is at most MAX_OBJECT_NUMBER, so `highest` cannot overflow.
         let declared = self
             .trailer
             .integer(b"Size")
             .and_then(|s| u32::try_from(s).ok())
-            .filter(|&s| s < 8_000_000)
+            .filter(|&s| s <= MAX_OBJECT_NUMBER + 1)
             .unwrap_or(0);
         highest.max(declared)
     }
@@ -146,7 +163,21 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
     /// The decoded data of a stream.
     pub fn stream_data(&mut self, stream: &Stream) -> Result<Vec<u8>, PdfError> {
         let raw = self.raw_stream_data(stream)?;
-        decode(&stream.dict, &raw).map_err(|reason| malformed(stream.data_offset, reason))
+        let data =
+            decode(&stream.dict, &raw).map_err(|reason| malformed(stream.data_offset, reason))?;
+        self.decoded += data.len() as u64;
+        if self.decoded > DECODE_BUDGET {
+            let reason = format!("its compressed streams expand beyond {DECODE_BUDGET} bytes");
+            return Err(malformed(stream.data_offset, reason));
+        }
+        Ok(data)
+    }
+
+    /// At most one entry per byte of the file, and never beyond the largest object number.
+    pub(crate) fn max_entries(&self) -> usize {
+        usize::try_from(self.len)
+            .unwrap_or(usize::MAX)
+            .clamp(1000, MAX_OBJECT_NUMBER as usize + 1)
     }
 
     fn load(&mut self, num: u32) -> Result<Object, PdfError> {
@@ -179,7 +210,12 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
             self.decoding.push(stream);
             let decoded = self.read_object_stream(stream);
             self.decoding.pop();
-            self.object_streams.insert(stream, decoded?);
+            let decoded = decoded?;
+            let cached: usize = self.object_streams.values().map(|s| s.data.len()).sum();
+            if cached + decoded.data.len() > OBJECT_STREAM_CACHE {
+                self.object_streams.clear();
+            }
+            self.object_streams.insert(stream, decoded);
         }
         let objstm = &self.object_streams[&stream];
         let at_index = objstm

@@ -8,7 +8,7 @@
 
 use super::object::{Dictionary, Object, is_delimiter, is_whitespace};
 use super::parser::Parser;
-use super::reader::{Document, MAX_WINDOW, XrefEntry, malformed};
+use super::reader::{Document, MAX_OBJECT_NUMBER, MAX_WINDOW, XrefEntry, malformed};
 use super::{PdfError, Source};
 
 /// An object header found by the scan: number, generation, offset.
@@ -53,12 +53,16 @@ impl<S: Source + ?Sized> Document<'_, S> {
                 let header = (at < fresh)
                     .then(|| object_header_before(&window, at))
                     .flatten();
+                let header = header.filter(|(num, _, _)| *num <= MAX_OBJECT_NUMBER);
                 if let Some((num, generation, header)) = header {
                     headers.push((num, generation, start + header as u64));
                 }
             }
             for at in memchr::memmem::find_iter(&window[..fresh], b"trailer") {
                 trailers.push(start + at as u64);
+            }
+            if names_encryption(&window) {
+                return Err(PdfError::Encrypted);
             }
             start += SCAN_WINDOW as u64;
         }
@@ -184,6 +188,22 @@ impl Bounds {
         let index = self.0.partition_point(|&b| b <= offset);
         self.0.get(index).copied()
     }
+}
+
+/// True when `window` holds a name that only encrypted files use: the trailer's /Encrypt, or
+/// the /Standard and /Recipients of the encryption dictionary (ISO 32000-2 section 7.6). When
+/// the trailer is what was damaged, the encryption dictionary still tells that the strings and
+/// streams are encrypted, and such a file must not be taken for a plain one. (A plain file
+/// that spells such a name in an uncompressed stream is refused too, but only when damaged.)
+fn names_encryption(window: &[u8]) -> bool {
+    [&b"/Encrypt"[..], b"/Standard", b"/Recipients"]
+        .iter()
+        .any(|name| {
+            memchr::memmem::find_iter(window, name).any(|at| {
+                let next = window.get(at + name.len()).copied();
+                next.is_none_or(|b| is_whitespace(b) || is_delimiter(b))
+            })
+        })
 }
 
 /// When `window[at..]` starts the keyword `obj` of a `num generation obj` header, the object number,

@@ -208,3 +208,112 @@ fn many_unterminated_objects_without_a_cross_reference_table_are_refused_in_line
         started.elapsed()
     );
 }
+
+#[test]
+fn a_damaged_trailer_does_not_hide_encryption() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/pypdf__encryption_r4-owner-password.pdf");
+    let original = std::fs::read(path).expect("the shared corpus");
+    let at = memchr::memmem::rfind(&original, b"trailer").unwrap();
+    let mut damaged = original.clone();
+    damaged[at..at + 7].copy_from_slice(b"trailxr");
+    assert!(matches!(
+        Document::open(&damaged[..]),
+        Err(PdfError::Encrypted)
+    ));
+    let cut = &original[..memchr::memmem::rfind(&original, b"xref").unwrap()];
+    assert!(matches!(Document::open(cut), Err(PdfError::Encrypted)));
+    // Cut before the trailer: only the encryption dictionary is left to tell.
+    let cut = &original[..memchr::memmem::rfind(&original, b"trailer").unwrap()];
+    assert!(!cut.windows(8).any(|w| w == b"/Encrypt"));
+    assert!(matches!(Document::open(cut), Err(PdfError::Encrypted)));
+}
+
+#[test]
+fn an_empty_pages_node_is_never_taken_for_the_first_page() {
+    let pages = "<</Type/Pages/Kids[4 0 R 3 0 R]/Count 1>>";
+    let empty = "<</Type/Pages/Parent 2 0 R/Count 0>>";
+    let file = with_table(&[CATALOG, pages, PAGE, empty], "", |o| o);
+    let mut doc = Document::open(&file[..]).unwrap();
+    assert_eq!(form::first_page(&mut doc).unwrap(), ObjRef::new(3, 0));
+}
+
+#[test]
+fn field_names_in_utf16_count_as_taken() {
+    let catalog = "<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>";
+    let field = "<</FT/Tx/T<FEFF005300650061006C0031>>>";
+    let file = with_table(&[catalog, PAGES, PAGE, field], "", |o| o);
+    let mut doc = Document::open(&file[..]).unwrap();
+    let chosen = form::choose_field(&mut doc, None).unwrap().unwrap();
+    assert_eq!(chosen.name(), "Seal2");
+    assert!(
+        form::choose_field(&mut doc, Some("Seal1"))
+            .unwrap()
+            .is_err()
+    );
+}
+
+#[test]
+fn object_numbers_beyond_the_pdf_limit_are_damage_not_a_panic() {
+    let mut file = with_table(&[CATALOG, PAGES, PAGE], "", |o| o);
+    let text = String::from_utf8(file.clone()).unwrap();
+    file = text
+        .replace(
+            "trailer",
+            "4294967295 2\n0000000000 00000 f \n0000000000 00000 f \ntrailer",
+        )
+        .into_bytes();
+    let mut doc = Document::open(&file[..]).unwrap();
+    assert!(doc.recovered());
+    assert!(doc.next_object_number() < 10);
+    assert_eq!(form::first_page(&mut doc).unwrap(), ObjRef::new(3, 0));
+}
+
+#[test]
+fn a_dictionary_of_many_keys_parses_in_linear_time() {
+    let keys: String = (0..100_000).map(|i| format!("/k{i} 1")).collect();
+    let catalog = format!("<</Type/Catalog/Pages 2 0 R{keys}>>");
+    let file = with_table(&[&catalog, PAGES, PAGE], "", |o| o);
+    let started = std::time::Instant::now();
+    let (_, dict) = Document::open(&file[..]).unwrap().catalog().unwrap();
+    assert_eq!(dict.len(), 100_002);
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_cross_reference_stream_that_declares_millions_of_entries_is_refused_fast() {
+    use std::io::Write as _;
+    let mut file = with_table(&[CATALOG, PAGES, PAGE], "", |o| o);
+    let prev = String::from_utf8_lossy(&file).rfind("xref\n0").unwrap();
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![2u8; 32 << 20]).unwrap();
+    let bomb = encoder.finish().unwrap();
+    let at = file.len();
+    file.extend_from_slice(
+        format!(
+            "9 0 obj\n<</Type/XRef/Size 33554432/W[1 0 0]/Root 1 0 R/Prev {prev}/Filter/FlateDecode/Length {}>>stream\n",
+            bomb.len()
+        )
+        .as_bytes(),
+    );
+    file.extend_from_slice(&bomb);
+    file.extend_from_slice(format!("\nendstream\nendobj\nstartxref\n{at}\n%%EOF\n").as_bytes());
+
+    let started = std::time::Instant::now();
+    let mut doc = Document::open(&file[..]).unwrap();
+    assert!(
+        doc.recovered(),
+        "the section is refused and the file read by a scan"
+    );
+    assert!(doc.entries().len() < 100);
+    assert_eq!(form::first_page(&mut doc).unwrap(), ObjRef::new(3, 0));
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::object::{Dictionary, Object};
 use super::parser::{ParseResult, Parser};
-use super::reader::{Document, XrefEntry, XrefKind, malformed};
+use super::reader::{Document, MAX_OBJECT_NUMBER, XrefEntry, XrefKind, malformed};
 use super::{PdfError, Source};
 
 /// More sections than this in one chain are taken for a loop.
@@ -36,6 +36,9 @@ impl<S: Source + ?Sized> Document<'_, S> {
             };
             for (num, entry) in section {
                 self.entries.entry(num).or_insert(entry);
+            }
+            if self.entries.len() > self.max_entries() {
+                return Err(malformed(offset, "more objects than the file has bytes"));
             }
             for key in [&b"Root"[..], b"Info", b"ID", b"Encrypt", b"Size"] {
                 if let (None, Some(value)) = (self.trailer.get(key), trailer.get(key)) {
@@ -113,21 +116,18 @@ impl<S: Source + ?Sized> Document<'_, S> {
     }
 
     fn read_table_section(&mut self, offset: u64) -> Result<Section, PdfError> {
-        let (mut section, trailer) = self.parse_at(offset, parse_table)?;
+        let limit = self.max_entries();
+        let (mut section, trailer) = self.parse_at(offset, |p| parse_table(p, limit))?;
         // A hybrid file: the table's trailer names a stream with the compressed objects, which
         // fills what the table leaves free (ISO 32000-2 section 7.5.8.4).
         if let Some(at) = trailer
             .integer(b"XRefStm")
             .and_then(|o| u64::try_from(o).ok())
         {
-            let (extra, _) = self.read_stream_section(at)?;
-            let known: HashMap<u32, XrefEntry> = section.iter().copied().collect();
-            for (num, entry) in extra {
-                if matches!(known.get(&num), None | Some(XrefEntry::Free)) {
-                    section.retain(|(n, _)| *n != num);
-                    section.push((num, entry));
-                }
-            }
+            let (compressed, _) = self.read_stream_section(at)?;
+            let mut merged: HashMap<u32, XrefEntry> = compressed.into_iter().collect();
+            merged.extend(section);
+            section = merged.into_iter().collect();
         }
         Ok((section, trailer))
     }
@@ -144,8 +144,9 @@ impl<S: Source + ?Sized> Document<'_, S> {
             ));
         }
         let data = self.stream_data(&stream)?;
+        let limit = self.max_entries();
         let entries =
-            parse_stream_entries(&stream.dict, &data).map_err(|r| malformed(offset, r))?;
+            parse_stream_entries(&stream.dict, &data, limit).map_err(|r| malformed(offset, r))?;
         Ok((entries, stream.dict))
     }
 
@@ -185,7 +186,9 @@ impl<S: Source + ?Sized> Document<'_, S> {
     }
 }
 
-fn parse_table(p: &mut Parser<'_>) -> ParseResult<Section> {
+/// Parses a classic table; free entries are left out (see [`XrefEntry`]), and more than `limit`
+/// entries, or an object number beyond [`MAX_OBJECT_NUMBER`], make the section malformed.
+fn parse_table(p: &mut Parser<'_>, limit: usize) -> ParseResult<Section> {
     p.expect_keyword(b"xref")?;
     let mut section = Vec::new();
     loop {
@@ -206,16 +209,21 @@ fn parse_table(p: &mut Parser<'_>) -> ParseResult<Section> {
             if i == 0 && first == 1 && kind == b"f" && generation == 65535 {
                 first = 0;
             }
-            let num = first + i as u32;
-            let entry = match kind {
-                b"n" if offset > 0 => XrefEntry::InFile {
-                    offset,
-                    generation: generation.min(65535) as u16,
-                },
-                b"n" | b"f" => XrefEntry::Free,
+            let num = u64::from(first) + i;
+            if num > u64::from(MAX_OBJECT_NUMBER) || section.len() >= limit {
+                return p.syntax("more cross-reference entries than a PDF may have");
+            }
+            match kind {
+                b"n" if offset > 0 => section.push((
+                    num as u32,
+                    XrefEntry::InFile {
+                        offset,
+                        generation: generation.min(65535) as u16,
+                    },
+                )),
+                b"n" | b"f" => {}
                 _ => return p.syntax("a cross-reference entry must end with `n` or `f`"),
-            };
-            section.push((num, entry));
+            }
         }
     }
     let trailer = match p.object()? {
@@ -225,8 +233,13 @@ fn parse_table(p: &mut Parser<'_>) -> ParseResult<Section> {
     Ok((section, trailer))
 }
 
-/// Decodes the entries of a cross-reference stream (ISO 32000-2 section 7.5.8.2).
-fn parse_stream_entries(dict: &Dictionary, data: &[u8]) -> Result<Vec<(u32, XrefEntry)>, String> {
+/// Decodes the entries of a cross-reference stream (ISO 32000-2 section 7.5.8.2); free entries
+/// are left out, and the same limits as for tables apply.
+fn parse_stream_entries(
+    dict: &Dictionary,
+    data: &[u8],
+    limit: usize,
+) -> Result<Vec<(u32, XrefEntry)>, String> {
     let widths: Vec<usize> = dict
         .get(b"W")
         .and_then(Object::as_array)
@@ -268,6 +281,9 @@ fn parse_stream_entries(dict: &Dictionary, data: &[u8]) -> Result<Vec<(u32, Xref
         let (Ok(first), Ok(count)) = (u32::try_from(*first), u32::try_from(*count)) else {
             return Err("negative /Index".into());
         };
+        if u64::from(first) + u64::from(count) > u64::from(MAX_OBJECT_NUMBER) + 1 {
+            return Err("more cross-reference entries than a PDF may have".into());
+        }
         for i in 0..count {
             let Some(bytes) = rows.next() else {
                 return Err("cross-reference stream too short".into());
@@ -280,7 +296,6 @@ fn parse_stream_entries(dict: &Dictionary, data: &[u8]) -> Result<Vec<(u32, Xref
             let kind = if w1 == 0 { 1 } else { field(0, w1) };
             let (second, third) = (field(w1, w2), field(w1 + w2, w3));
             let entry = match kind {
-                0 => XrefEntry::Free,
                 1 if second > 0 => XrefEntry::InFile {
                     offset: second,
                     generation: third.min(65535) as u16,
@@ -289,9 +304,12 @@ fn parse_stream_entries(dict: &Dictionary, data: &[u8]) -> Result<Vec<(u32, Xref
                     stream: u32::try_from(second).map_err(|_| "bad object stream number")?,
                     index: u32::try_from(third).map_err(|_| "bad object stream index")?,
                 },
-                _ => XrefEntry::Free,
+                _ => continue,
             };
-            entries.push((first.saturating_add(i), entry));
+            if entries.len() >= limit {
+                return Err("more cross-reference entries than the file has bytes".into());
+            }
+            entries.push((first + i, entry));
         }
     }
     Ok(entries)
