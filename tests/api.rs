@@ -3,9 +3,12 @@
 #[path = "common/app.rs"]
 mod app;
 mod common;
+#[path = "common/raw_http.rs"]
+mod raw_http;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
@@ -13,14 +16,17 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use pdf_seal::api::panic_guard::guarded;
+use pdf_seal::config::SealLimits;
 use pdf_seal_core::signer::{DigestAlgorithm, DocumentDigest, Signer, SignerError};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use serde_json::{Value, json};
 use x509_cert::Certificate;
 
-use app::{FAKE_CMS, FixedSigner, TestApp, spawn_app};
+use app::{FAKE_CMS, FixedSigner, TestApp, spawn_app, spawn_app_with_limits};
 use common::minimal_pdf;
+use raw_http::{RawResponse, read_response, send_partial};
+use tokio::io::AsyncWriteExt as _;
 
 const LIMIT: u64 = 64 * 1024;
 
@@ -371,4 +377,84 @@ async fn both_json_forms_are_sealed_and_json_is_answered_when_asked_for() {
             "{body}"
         );
     }
+}
+
+/// A service whose request bodies may pause for `idle` and take `total` in all.
+fn impatient_app(idle: Duration, total: Duration) -> TestApp {
+    let limits = SealLimits {
+        max_body_bytes: LIMIT,
+        body_idle_timeout: idle,
+        body_timeout: total,
+    };
+    spawn_app_with_limits(Arc::new(FixedSigner), limits)
+}
+
+fn address_of(app: &TestApp) -> std::net::SocketAddr {
+    app.base_url.trim_start_matches("http://").parse().unwrap()
+}
+
+fn assert_raw_problem(response: &RawResponse, status: u16, slug: &str) -> Value {
+    assert_eq!(response.status, status, "{response:?}");
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    let body = response.json();
+    assert_eq!(body["type"], format!("/problems/{slug}"));
+    assert_eq!(body["status"], status);
+    body
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_with_a_content_length_answers_408() {
+    let idle = Duration::from_millis(300);
+    let app = impatient_app(idle, Duration::from_secs(10));
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\nContent-Length: 1000";
+
+    let started = Instant::now();
+    let mut stream = send_partial(address_of(&app), head, b"%PDF-1.7\n").await;
+    let response = read_response(&mut stream).await;
+
+    let body = assert_raw_problem(&response, 408, "request-timeout");
+    assert!(started.elapsed() >= idle, "{:?}", started.elapsed());
+    assert!(body["detail"].as_str().unwrap().contains("300ms"), "{body}");
+}
+
+#[tokio::test]
+async fn a_chunked_body_that_stalls_answers_408() {
+    let app = impatient_app(Duration::from_millis(300), Duration::from_secs(10));
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\n\
+                Transfer-Encoding: chunked";
+
+    let mut stream = send_partial(address_of(&app), head, b"9\r\n%PDF-1.7\n\r\n").await;
+    let response = read_response(&mut stream).await;
+
+    assert_raw_problem(&response, 408, "request-timeout");
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_past_the_overall_timeout_answers_408() {
+    let total = Duration::from_millis(600);
+    let app = impatient_app(Duration::from_millis(300), total);
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\nContent-Length: 10000";
+    let stream = send_partial(address_of(&app), head, b"%").await;
+
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        // A byte every 50 ms never trips the idle timeout; writing stops when the server
+        // closes the connection.
+        while writer.write_all(b"x").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let response = read_response(&mut reader).await;
+    trickle.abort();
+
+    let body = assert_raw_problem(&response, 408, "request-timeout");
+    assert!(started.elapsed() >= total, "{:?}", started.elapsed());
+    assert!(
+        body["detail"].as_str().unwrap().contains("not complete"),
+        "{body}"
+    );
 }

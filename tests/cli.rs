@@ -47,14 +47,22 @@ fn serve_refuses_a_non_loopback_bind_with_exit_code_2() {
 fn serve_refuses_a_bad_setting_naming_the_variable() {
     let home = tempfile::tempdir().unwrap();
 
-    let output = pdf_seal(home.path())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("PDF_SEAL_MAX_BODY_BYTES", "fifty megabytes")
-        .output()
-        .unwrap();
+    let bad_settings = [
+        ("PDF_SEAL_MAX_BODY_BYTES", "fifty megabytes"),
+        ("PDF_SEAL_BODY_IDLE_TIMEOUT_SECS", "0"),
+        ("PDF_SEAL_BODY_TIMEOUT_SECS", "2 minutes"),
+    ];
 
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr_of(&output).contains("PDF_SEAL_MAX_BODY_BYTES"));
+    for (variable, value) in bad_settings {
+        let output = pdf_seal(home.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env(variable, value)
+            .output()
+            .unwrap();
+
+        assert_eq!(output.status.code(), Some(2), "{variable}");
+        assert!(stderr_of(&output).contains(variable), "{variable}");
+    }
 }
 
 #[test]

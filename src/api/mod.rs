@@ -6,6 +6,7 @@ pub mod fallback;
 pub mod health;
 pub mod panic_guard;
 pub mod problem;
+pub mod request_body;
 pub mod request_log;
 pub mod seal;
 pub mod seal_json;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use actix_web::web;
 use pdf_seal_core::signer::Signer;
 
+use crate::config::SealLimits;
 use panic_guard::guarded;
 
 /// What every request handler shares.
@@ -24,18 +26,14 @@ use panic_guard::guarded;
 pub struct AppState {
     /// The signer of every seal.
     pub signer: Arc<dyn Signer>,
-    /// The largest PDF a direct seal accepts, in bytes (`PDF_SEAL_MAX_BODY_BYTES`).
-    pub max_body_bytes: u64,
+    /// What a seal request may take.
+    pub limits: SealLimits,
 }
 
 impl AppState {
-    /// The state of a service that seals with `signer` and accepts PDFs of up to
-    /// `max_body_bytes`.
-    pub fn new(signer: Arc<dyn Signer>, max_body_bytes: u64) -> Self {
-        Self {
-            signer,
-            max_body_bytes,
-        }
+    /// The state of a service that seals with `signer` within `limits`.
+    pub fn new(signer: Arc<dyn Signer>, limits: SealLimits) -> Self {
+        Self { signer, limits }
     }
 }
 

@@ -26,6 +26,7 @@ pub enum ProblemType {
     InvalidOption,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RequestTimeout,
     EncryptedPdf,
     CertifiedPdf,
     UnreadablePdf,
@@ -44,6 +45,7 @@ impl ProblemType {
             Self::InvalidOption => "/problems/invalid-option",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
+            Self::RequestTimeout => "/problems/request-timeout",
             Self::EncryptedPdf => "/problems/encrypted-pdf-not-supported",
             Self::CertifiedPdf => "/problems/certified-pdf",
             Self::UnreadablePdf => "/problems/unreadable-pdf",
@@ -61,6 +63,7 @@ impl ProblemType {
             }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::EncryptedPdf | Self::CertifiedPdf | Self::UnreadablePdf => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -80,6 +83,7 @@ impl ProblemType {
             Self::InvalidOption => "Invalid option",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
+            Self::RequestTimeout => "Request timeout",
             Self::EncryptedPdf => "Encrypted PDF not supported",
             Self::CertifiedPdf => "Certified PDF",
             Self::UnreadablePdf => "Unreadable PDF",

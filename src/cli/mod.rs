@@ -23,11 +23,13 @@ pub const EXIT_REFUSED: u8 = 2;
 /// `seal --help`.
 const ENVIRONMENT_HELP: &str = "\
 Environment only:
-  PDF_SEAL_SIGNING_KEY_PASSWORD  password of an encrypted PEM key
-  PDF_SEAL_PKCS12_PASSWORD       password of the PKCS#12 file (empty when unset)
-  PDF_SEAL_MAX_BODY_BYTES        largest PDF the service accepts [default: 52428800]
-  PDF_SEAL_LOG                   log filter, such as info or pdf_seal=debug [default: info]
-  PDF_SEAL_LOG_FORMAT            json or text [default: text on a terminal, else json]
+  PDF_SEAL_SIGNING_KEY_PASSWORD    password of an encrypted PEM key
+  PDF_SEAL_PKCS12_PASSWORD         password of the PKCS#12 file (empty when unset)
+  PDF_SEAL_MAX_BODY_BYTES          largest PDF the service accepts [default: 52428800]
+  PDF_SEAL_BODY_IDLE_TIMEOUT_SECS  longest pause in a request body [default: 30]
+  PDF_SEAL_BODY_TIMEOUT_SECS       longest time to receive a request body [default: 110]
+  PDF_SEAL_LOG                     log filter, such as info or pdf_seal=debug [default: info]
+  PDF_SEAL_LOG_FORMAT              json or text [default: text on a terminal, else json]
 Logs go to standard error.";
 
 /// PAdES electronic seals for PDFs.
