@@ -19,7 +19,7 @@ use pdf_seal::api::panic_guard::guarded;
 use pdf_seal::config::SealLimits;
 use pdf_seal_core::signer::{DigestAlgorithm, DocumentDigest, Signer, SignerError};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{Value, json};
 use x509_cert::Certificate;
 
@@ -385,6 +385,7 @@ fn impatient_app(idle: Duration, total: Duration) -> TestApp {
         max_body_bytes: LIMIT,
         body_idle_timeout: idle,
         body_timeout: total,
+        ..SealLimits::default()
     };
     spawn_app_with_limits(Arc::new(FixedSigner), limits)
 }
@@ -456,5 +457,44 @@ async fn a_body_that_trickles_past_the_overall_timeout_answers_408() {
     assert!(
         body["detail"].as_str().unwrap().contains("not complete"),
         "{body}"
+    );
+}
+
+/// Seals `minimal_pdf` until the service refuses for being busy, and returns that answer. A
+/// seal that got in before the one the test holds open must succeed.
+async fn first_refusal(app: &TestApp) -> reqwest::Response {
+    for _ in 0..200 {
+        let response = post_seal(app, "application/pdf", minimal_pdf()).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return response;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("every seal was accepted while another was in progress")
+}
+
+#[tokio::test]
+async fn a_seal_beyond_the_concurrent_limit_answers_503_with_retry_after() {
+    let limits = SealLimits {
+        max_body_bytes: LIMIT,
+        body_idle_timeout: Duration::from_secs(2),
+        body_timeout: Duration::from_secs(10),
+        max_concurrent_seals: 1,
+    };
+    let app = spawn_app_with_limits(Arc::new(FixedSigner), limits);
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\nContent-Length: 1000";
+
+    let mut stalled = send_partial(address_of(&app), head, b"%PDF-1.7\n").await;
+    let refused = first_refusal(&app).await;
+
+    assert_eq!(refused.headers()[RETRY_AFTER], "5");
+    assert_problem(refused, 503, "busy").await;
+    assert_eq!(read_response(&mut stalled).await.status, 408);
+    let after = post_seal(&app, "application/pdf", minimal_pdf()).await;
+    assert_eq!(
+        after.status(),
+        StatusCode::OK,
+        "the permit was not given back"
     );
 }

@@ -51,6 +51,7 @@ fn serve_refuses_a_bad_setting_naming_the_variable() {
         ("PDF_SEAL_MAX_BODY_BYTES", "fifty megabytes"),
         ("PDF_SEAL_BODY_IDLE_TIMEOUT_SECS", "0"),
         ("PDF_SEAL_BODY_TIMEOUT_SECS", "2 minutes"),
+        ("PDF_SEAL_MAX_CONCURRENT_SEALS", "0"),
     ];
 
     for (variable, value) in bad_settings {

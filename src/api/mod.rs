@@ -17,23 +17,41 @@ use std::sync::Arc;
 
 use actix_web::web;
 use pdf_seal_core::signer::Signer;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::SealLimits;
 use panic_guard::guarded;
+use problem::ApiError;
 
-/// What every request handler shares.
+/// What every request handler shares; its clones share one count of seals in progress.
 #[derive(Clone)]
 pub struct AppState {
     /// The signer of every seal.
     pub signer: Arc<dyn Signer>,
     /// What a seal request may take.
     pub limits: SealLimits,
+    /// A permit for each seal that may run at once.
+    seals: Arc<Semaphore>,
 }
 
 impl AppState {
     /// The state of a service that seals with `signer` within `limits`.
     pub fn new(signer: Arc<dyn Signer>, limits: SealLimits) -> Self {
-        Self { signer, limits }
+        let seals = Arc::new(Semaphore::new(limits.max_concurrent_seals));
+        Self {
+            signer,
+            limits,
+            seals,
+        }
+    }
+
+    /// Takes one of the `max_concurrent_seals` permits, or refuses at once with a 503 when all
+    /// are taken: waiting would keep the request's connection open and its body unread for
+    /// an unknown time. The permit is given back when dropped.
+    pub fn start_seal(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.seals)
+            .try_acquire_owned()
+            .map_err(|_| ApiError::busy())
     }
 }
 

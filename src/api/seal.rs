@@ -25,7 +25,8 @@ use super::seal_response::respond;
 /// "$content": "<base64>"}}` as flows hold files, or `{"fileContent": "<base64>"}`. The PDF
 /// may have at most `PDF_SEAL_MAX_BODY_BYTES` bytes. A body that stops arriving for
 /// `PDF_SEAL_BODY_IDLE_TIMEOUT_SECS`, or is not complete after `PDF_SEAL_BODY_TIMEOUT_SECS`, is
-/// answered 408.
+/// answered 408. At most `PDF_SEAL_MAX_CONCURRENT_SEALS` seals run at once; one more is
+/// answered 503 at once with `Retry-After`.
 ///
 /// Options, all optional, go in the query string (`reason`, `location`, `contactInfo`,
 /// `fieldName`, `digest` = `sha256` | `sha384` | `sha512`) or, with a JSON body, beside the
@@ -51,6 +52,8 @@ pub async fn seal(
         total: limits.body_timeout,
     };
 
+    // Held until the answer is built, so that the documents in memory stay within the limit.
+    let _seal_permit = state.start_seal()?;
     let raw = read_limited(body, content_length(&request), size_limit, timeouts).await?;
     if raw.is_empty() {
         return Err(not_a_pdf("the request body is empty; send the PDF"));

@@ -28,6 +28,7 @@ Environment only:
   PDF_SEAL_MAX_BODY_BYTES          largest PDF the service accepts [default: 52428800]
   PDF_SEAL_BODY_IDLE_TIMEOUT_SECS  longest pause in a request body [default: 30]
   PDF_SEAL_BODY_TIMEOUT_SECS       longest time to receive a request body [default: 110]
+  PDF_SEAL_MAX_CONCURRENT_SEALS    seals at once; more are answered 503 [default: 4 per CPU]
   PDF_SEAL_LOG                     log filter, such as info or pdf_seal=debug [default: info]
   PDF_SEAL_LOG_FORMAT              json or text [default: text on a terminal, else json]
 Logs go to standard error.";

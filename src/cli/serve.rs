@@ -49,6 +49,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             http.max_body_bytes = http.limits.max_body_bytes,
             http.body_idle_timeout_secs = http.limits.body_idle_timeout.as_secs(),
             http.body_timeout_secs = http.limits.body_timeout.as_secs(),
+            http.max_concurrent_seals = http.limits.max_concurrent_seals,
             "listening"
         );
         server.await.context("serving HTTP")?;

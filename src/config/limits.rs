@@ -1,4 +1,5 @@
-//! Limits of a seal request: how large its body may be and how long reading it may take.
+//! Limits of a seal request: how large its body may be, how long reading it may take, and how
+//! many seals may hold a document in memory at once.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -22,9 +23,13 @@ pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 110;
 /// The longest accepted body timeout, idle or total, in seconds: one hour.
 pub const MAX_BODY_TIMEOUT_SECS: u64 = 3600;
 
+/// The largest accepted value of `PDF_SEAL_MAX_CONCURRENT_SEALS`.
+pub const MAX_MAX_CONCURRENT_SEALS: u64 = 4096;
+
 const MAX_BODY_VARIABLE: &str = "PDF_SEAL_MAX_BODY_BYTES";
 const IDLE_TIMEOUT_VARIABLE: &str = "PDF_SEAL_BODY_IDLE_TIMEOUT_SECS";
 const BODY_TIMEOUT_VARIABLE: &str = "PDF_SEAL_BODY_TIMEOUT_SECS";
+const CONCURRENT_VARIABLE: &str = "PDF_SEAL_MAX_CONCURRENT_SEALS";
 
 /// What one seal request may take. The environment gives whole seconds; tests may set any
 /// duration here.
@@ -38,6 +43,10 @@ pub struct SealLimits {
     /// `PDF_SEAL_BODY_TIMEOUT_SECS`: the longest time for a whole request body, counted from
     /// when its reading starts; a body that trickles longer is answered 408.
     pub body_timeout: Duration,
+    /// `PDF_SEAL_MAX_CONCURRENT_SEALS`: how many seal requests may read a body or seal at once;
+    /// one more is answered 503 at once. It bounds the documents held in memory to about this
+    /// many times `max_body_bytes`.
+    pub max_concurrent_seals: usize,
 }
 
 impl Default for SealLimits {
@@ -46,6 +55,7 @@ impl Default for SealLimits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_idle_timeout: Duration::from_secs(DEFAULT_BODY_IDLE_TIMEOUT_SECS),
             body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            max_concurrent_seals: default_max_concurrent_seals(),
         }
     }
 }
@@ -69,13 +79,28 @@ impl SealLimits {
             Some(idle) => idle,
             None => DEFAULT_BODY_IDLE_TIMEOUT_SECS.min(total_secs),
         };
+        let seals = read_number(
+            env,
+            CONCURRENT_VARIABLE,
+            1..=MAX_MAX_CONCURRENT_SEALS,
+            "seals",
+        )?;
+        // At most MAX_MAX_CONCURRENT_SEALS, which fits any usize.
+        let max_concurrent_seals = seals.map_or_else(default_max_concurrent_seals, |n| n as usize);
 
         Ok(Self {
             max_body_bytes,
             body_idle_timeout: Duration::from_secs(idle_secs),
             body_timeout: Duration::from_secs(total_secs),
+            max_concurrent_seals,
         })
     }
+}
+
+/// Four seals per CPU that the process may use: sealing is mostly hashing, so a few per CPU
+/// keep it busy while others wait on their upload or the signer.
+fn default_max_concurrent_seals() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Reads `variable` as a whole number of `unit` within `range`, or `None` when it is not set.
@@ -111,12 +136,14 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_50_mib_and_30_and_110_seconds() {
+    fn defaults_to_50_mib_30_and_110_seconds_and_four_seals_per_cpu() {
         let limits = SealLimits::resolve(&env(&[])).unwrap();
 
         assert_eq!(limits.max_body_bytes, 52_428_800);
         assert_eq!(limits.body_idle_timeout, Duration::from_secs(30));
         assert_eq!(limits.body_timeout, Duration::from_secs(110));
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(limits.max_concurrent_seals, 4 * cpus);
     }
 
     #[test]
@@ -125,12 +152,14 @@ mod tests {
             (MAX_BODY_VARIABLE, "1024"),
             (IDLE_TIMEOUT_VARIABLE, "5"),
             (BODY_TIMEOUT_VARIABLE, " 60 "),
+            (CONCURRENT_VARIABLE, "1"),
         ]))
         .unwrap();
 
         assert_eq!(limits.max_body_bytes, 1024);
         assert_eq!(limits.body_idle_timeout, Duration::from_secs(5));
         assert_eq!(limits.body_timeout, Duration::from_secs(60));
+        assert_eq!(limits.max_concurrent_seals, 1);
     }
 
     #[test]
@@ -143,12 +172,15 @@ mod tests {
     }
 
     #[test]
-    fn refuses_timeouts_out_of_range_naming_the_variable() {
+    fn refuses_timeouts_and_seal_counts_out_of_range_naming_the_variable() {
         let cases = [
             (IDLE_TIMEOUT_VARIABLE, "0"),
             (IDLE_TIMEOUT_VARIABLE, "1.5"),
             (BODY_TIMEOUT_VARIABLE, "3601"),
             (BODY_TIMEOUT_VARIABLE, "-1"),
+            (CONCURRENT_VARIABLE, "0"),
+            (CONCURRENT_VARIABLE, "4097"),
+            (CONCURRENT_VARIABLE, ""),
             (BODY_TIMEOUT_VARIABLE, ""),
         ];
 
