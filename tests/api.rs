@@ -19,7 +19,7 @@ use pdf_seal::api::panic_guard::guarded;
 use pdf_seal::config::SealLimits;
 use pdf_seal_core::signer::{DigestAlgorithm, DocumentDigest, Signer, SignerError};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{Value, json};
 use x509_cert::Certificate;
 
@@ -148,6 +148,41 @@ async fn a_seal_with_another_content_type_answers_415_naming_the_accepted_types(
     ] {
         assert!(detail.contains(accepted), "{detail}");
     }
+}
+
+async fn post_encoded(app: &TestApp, encoding: &str, body: Vec<u8>) -> reqwest::Response {
+    let request = app
+        .client
+        .post(app.url("/api/seal"))
+        .header(CONTENT_TYPE, "application/pdf")
+        .header(CONTENT_ENCODING, encoding);
+    request.body(body).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_body_with_a_content_coding_answers_415_naming_it() {
+    let app = fixed_app();
+    // The gzip of an empty member: whatever the body holds, the coding alone is refused.
+    let gzip = vec![
+        0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+
+    let gzipped = post_encoded(&app, "gzip", gzip).await;
+    let plain_but_labelled = post_encoded(&app, "br", minimal_pdf()).await;
+
+    let body = assert_problem(gzipped, 415, "unsupported-media-type").await;
+    assert!(body["detail"].as_str().unwrap().contains("gzip"), "{body}");
+    let body = assert_problem(plain_but_labelled, 415, "unsupported-media-type").await;
+    assert!(body["detail"].as_str().unwrap().contains("br"), "{body}");
+}
+
+#[tokio::test]
+async fn a_body_marked_identity_is_sealed() {
+    let app = fixed_app();
+
+    let response = post_encoded(&app, "identity", minimal_pdf()).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]

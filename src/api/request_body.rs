@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 use actix_web::error::PayloadError;
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, timeout_at};
@@ -28,6 +28,32 @@ pub struct BodyTimeouts {
 pub fn content_length(request: &HttpRequest) -> Option<u64> {
     let value = request.headers().get(CONTENT_LENGTH)?;
     value.to_str().ok()?.trim().parse().ok()
+}
+
+/// Refuses a body sent with any `Content-Encoding` but `identity` (RFC 9110 section 8.4) with
+/// a 415 that names the coding. Bodies are not decoded: the PDF must arrive as it is, and the
+/// size limit then counts the bytes that are held.
+pub fn refuse_content_encoding(request: &HttpRequest) -> Result<(), ApiError> {
+    for value in request.headers().get_all(CONTENT_ENCODING) {
+        let Ok(text) = value.to_str() else {
+            return Err(encoded("the Content-Encoding is not readable text"));
+        };
+        let coding = text
+            .split(',')
+            .map(str::trim)
+            .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"));
+        if let Some(coding) = coding {
+            return Err(encoded(&format!(
+                "Content-Encoding {coding:?} is not accepted"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn encoded(what: &str) -> ApiError {
+    let detail = format!("{what}; send the body without a content coding (identity)");
+    ApiError::new(ProblemType::UnsupportedMediaType, detail)
 }
 
 /// Reads a body of at most `limit` bytes within `timeouts`.
@@ -127,6 +153,43 @@ mod tests {
             tokio::time::sleep(interval).await;
             Some((Ok(Bytes::from_static(b"x")), ()))
         }))
+    }
+
+    fn request_encoded(values: &[&str]) -> HttpRequest {
+        let mut request = actix_web::test::TestRequest::post();
+        for value in values {
+            request = request.append_header((CONTENT_ENCODING, *value));
+        }
+        request.to_http_request()
+    }
+
+    #[test]
+    fn accepts_a_body_without_content_coding_or_marked_identity() {
+        for values in [&[][..], &["identity"], &["Identity, identity"]] {
+            assert!(
+                refuse_content_encoding(&request_encoded(values)).is_ok(),
+                "{values:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_any_other_content_coding_naming_it() {
+        let cases = [
+            (&["gzip"][..], "gzip"),
+            (&["identity, br"], "br"),
+            (&["identity", "deflate"], "deflate"),
+        ];
+
+        for (values, coding) in cases {
+            let error = refuse_content_encoding(&request_encoded(values)).unwrap_err();
+
+            assert_eq!(error.problem(), ProblemType::UnsupportedMediaType);
+            assert!(
+                error.to_string().contains(&format!("{coding:?}")),
+                "{error}"
+            );
+        }
     }
 
     #[actix_web::test]

@@ -9,7 +9,7 @@ use pdf_seal_core::{SealOptions, Sealed};
 
 use super::AppState;
 use super::problem::{ApiError, ProblemType};
-use super::request_body::{BodyTimeouts, content_length, read_limited};
+use super::request_body::{BodyTimeouts, content_length, read_limited, refuse_content_encoding};
 use super::request_log::PdfSize;
 use super::seal_json::parse_json;
 use super::seal_request::{BodyKind, RequestedOptions};
@@ -23,7 +23,8 @@ use super::seal_response::respond;
 /// The body is the PDF itself (`application/pdf` or `application/octet-stream`), or JSON
 /// (`application/json`) carrying it as base64: `{"file": {"$content-type": "application/pdf",
 /// "$content": "<base64>"}}` as flows hold files, or `{"fileContent": "<base64>"}`. The PDF
-/// may have at most `PDF_SEAL_MAX_BODY_BYTES` bytes. A body that stops arriving for
+/// may have at most `PDF_SEAL_MAX_BODY_BYTES` bytes. It is taken as sent: any
+/// `Content-Encoding` but `identity` is answered 415. A body that stops arriving for
 /// `PDF_SEAL_BODY_IDLE_TIMEOUT_SECS`, or is not complete after `PDF_SEAL_BODY_TIMEOUT_SECS`, is
 /// answered 408. At most `PDF_SEAL_MAX_CONCURRENT_SEALS` seals run at once; one more is
 /// answered 503 at once with `Retry-After`.
@@ -45,6 +46,7 @@ pub async fn seal(
     // Checked now so that a bad option is refused before a large body is read.
     query.to_seal_options()?;
     let kind = BodyKind::of(&request)?;
+    refuse_content_encoding(&request)?;
     let limits = &state.limits;
     let size_limit = kind.body_limit(limits.max_body_bytes);
     let timeouts = BodyTimeouts {
