@@ -26,7 +26,7 @@ use x509_cert::Certificate;
 use app::{FAKE_CMS, FixedSigner, TestApp, spawn_app, spawn_app_with_limits};
 use common::minimal_pdf;
 use raw_http::{RawResponse, read_response, send_partial};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const LIMIT: u64 = 64 * 1024;
 
@@ -82,6 +82,21 @@ async fn health_answers_ok_with_the_version() {
 }
 
 #[tokio::test]
+async fn health_answers_head_with_ok_and_no_body() {
+    let app = fixed_app();
+    let head = "HEAD /api/health HTTP/1.1\r\nConnection: close";
+
+    // Read to the end of the connection, so that a body sent by mistake would show.
+    let mut stream = send_partial(address_of(&app), head, b"").await;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n"), "{answer}");
+}
+
+#[tokio::test]
 async fn an_unknown_path_answers_404() {
     let app = fixed_app();
 
@@ -115,7 +130,7 @@ async fn a_wrong_method_answers_405_with_the_allowed_method() {
 
     assert_eq!(get_seal.headers()[ALLOW], "POST");
     assert_problem(get_seal, 405, "method-not-allowed").await;
-    assert_eq!(post_health.headers()[ALLOW], "GET");
+    assert_eq!(post_health.headers()[ALLOW], "GET, HEAD");
     assert_problem(post_health, 405, "method-not-allowed").await;
 }
 

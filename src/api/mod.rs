@@ -62,7 +62,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/health")
                 .route(web::get().to(guarded(health::health)))
-                .default_service(fallback::method_not_allowed("GET")),
+                .route(web::head().to(guarded(health::health)))
+                .default_service(fallback::method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/api/seal")
