@@ -2,7 +2,8 @@
 
 pub mod dev_cert;
 pub mod seal;
-mod seal_io;
+mod seal_input;
+mod seal_output;
 pub mod serve;
 
 use std::process::ExitCode;

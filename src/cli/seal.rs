@@ -8,7 +8,8 @@ use pdf_seal_core::signer::DigestAlgorithm;
 use pdf_seal_core::{ErrorKind, SealError, SealOptions};
 
 use super::CliError;
-use super::seal_io::{Input, Output, describe};
+use super::seal_input::{Input, describe};
+use super::seal_output::Output;
 use crate::config::{Environment, LogSettings, SignerArgs, SignerSettings};
 use crate::{signing, telemetry};
 
