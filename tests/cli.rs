@@ -79,8 +79,20 @@ fn seal_without_an_output_is_a_usage_error() {
     assert!(stderr_of(&output).contains("--output"));
 }
 
+/// The one `pdf-seal: error:` line of a failed command, checked to say its cause once.
+fn error_line(output: &Output) -> String {
+    let stderr = stderr_of(output);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("pdf-seal: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].matches("os error").count() <= 1, "{stderr}");
+    errors[0].to_owned()
+}
+
 #[test]
-fn seal_of_a_missing_input_fails_and_writes_nothing() {
+fn seal_of_a_missing_input_is_refused_with_exit_code_2_and_writes_nothing() {
     let home = tempfile::tempdir().unwrap();
     let output_path = home.path().join("out.pdf");
 
@@ -91,9 +103,79 @@ fn seal_of_a_missing_input_fails_and_writes_nothing() {
         .output()
         .unwrap();
 
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stderr_of(&output).contains("missing.pdf"));
+    assert_eq!(output.status.code(), Some(2));
+    let error = error_line(&output);
+    assert!(error.contains("cannot read missing.pdf: "), "{error}");
     assert!(!output_path.exists());
+}
+
+#[test]
+fn seal_of_a_directory_is_refused_with_exit_code_2_saying_why_once() {
+    let home = tempfile::tempdir().unwrap();
+
+    let output = pdf_seal(home.path())
+        .args(["seal", ".", "-o", "out.pdf"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        error_line(&output),
+        "pdf-seal: error: cannot read .: it is a directory"
+    );
+}
+
+#[test]
+fn seal_to_an_unusable_destination_is_refused_with_exit_code_2_before_signing() {
+    let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("in.pdf");
+    fs::write(&input, minimal_pdf()).unwrap();
+    fs::create_dir(home.path().join("dir")).unwrap();
+    let cases = [
+        ("missing/out.pdf", "the directory missing does not exist"),
+        ("dir", "it is a directory"),
+        ("in.pdf/out.pdf", "in.pdf is not a directory"),
+    ];
+
+    for (destination, cause) in cases {
+        let output = pdf_seal(home.path())
+            .env("PDF_SEAL_STATE_DIR", home.path().join("state"))
+            .arg("seal")
+            .arg(&input)
+            .args(["-o", destination])
+            .current_dir(home.path())
+            .output()
+            .unwrap();
+
+        assert_eq!(output.status.code(), Some(2), "{destination}");
+        let error = error_line(&output);
+        assert!(
+            error.ends_with(&format!("cannot write {destination}: {cause}")),
+            "{error}"
+        );
+        assert!(
+            !home.path().join("state").exists(),
+            "the signer was loaded for {destination}"
+        );
+    }
+}
+
+#[test]
+fn seal_help_lists_the_exit_codes() {
+    let home = tempfile::tempdir().unwrap();
+
+    let output = pdf_seal(home.path())
+        .args(["seal", "--help"])
+        .output()
+        .unwrap();
+
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success());
+    let codes = &help[help.find("Exit codes:").expect("an exit code section")..];
+    for code in ["  0 ", "  1 ", "  2 "] {
+        assert!(codes.contains(code), "{help}");
+    }
 }
 
 #[test]
@@ -214,6 +296,36 @@ fn seal_writes_the_input_followed_by_the_seal_and_a_summary() {
         stderr.contains("Approval") && stderr.contains(&sealed.len().to_string()),
         "{stderr}"
     );
+}
+
+#[test]
+fn control_characters_in_the_field_name_are_escaped_in_the_summary() {
+    let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("in.pdf");
+    fs::write(&input, minimal_pdf()).unwrap();
+
+    let output = pdf_seal(home.path())
+        .env("PDF_SEAL_STATE_DIR", home.path().join("state"))
+        .arg("seal")
+        .arg(&input)
+        .args([
+            "-o",
+            "out.pdf",
+            "--field-name",
+            "Seal\nforged line\u{1b}[31m",
+        ])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(r#"(field "Seal\nforged line\u{1b}[31m", "#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(!stderr.lines().any(|line| line.starts_with("forged line")));
 }
 
 #[test]

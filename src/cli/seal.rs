@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use pdf_seal_core::signer::DigestAlgorithm;
 use pdf_seal_core::{ErrorKind, SealError, SealOptions};
 
-use super::CliError;
-use super::seal_input::{Input, describe};
+use super::seal_input::Input;
 use super::seal_output::Output;
+use super::{CliError, describe};
 use crate::config::{Environment, LogSettings, SignerArgs, SignerSettings};
 use crate::{signing, telemetry};
 
@@ -85,8 +85,10 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
     prefix.map_err(|_| CliError::Failed(anyhow::anyhow!("copying the input panicked")))??;
 
     let written = output.finish(&input, &sealed.increment)?;
+    // The field name is quoted and escaped like a Rust string: it comes from the user or the
+    // document, and a line break in it must not start a line of its own.
     eprintln!(
-        "pdf-seal: sealed {} into {} (field {}, {written} bytes)",
+        "pdf-seal: sealed {} into {} (field {:?}, {written} bytes)",
         describe(&args.input, "standard input"),
         describe(&args.output, "standard output"),
         sealed.field_name,

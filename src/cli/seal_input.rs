@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use pdf_seal_core::pdf::Source;
 
-use super::CliError;
+use super::{CliError, describe};
 
 /// The document to seal.
 pub enum Input {
@@ -18,7 +18,8 @@ pub enum Input {
 }
 
 impl Input {
-    /// Opens `path`, or reads standard input for `-`.
+    /// Opens `path`, or reads standard input for `-`. A path that cannot be read, or is a
+    /// directory, is refused.
     pub fn open(path: &Path) -> Result<Self, CliError> {
         if path == Path::new("-") {
             let mut bytes = Vec::new();
@@ -29,12 +30,24 @@ impl Input {
             return Ok(Self::Memory(bytes));
         }
 
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let len = file
-            .metadata()
-            .with_context(|| format!("reading {}", path.display()))?
-            .len();
-        Ok(Self::File { file, len })
+        let doing = || format!("cannot read {}", describe(path, "standard input"));
+        let unreadable = |error| CliError::from_path_io(doing(), error);
+        let mut file = File::open(path).map_err(unreadable)?;
+        let metadata = file.metadata().map_err(unreadable)?;
+        if metadata.is_dir() {
+            return Err(CliError::Refused(format!("{}: it is a directory", doing())));
+        }
+        if !metadata.is_file() {
+            // A pipe or a device, such as a shell's <(command): it can be read only once, in
+            // order, so it is read into memory like standard input.
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(unreadable)?;
+            return Ok(Self::Memory(bytes));
+        }
+        Ok(Self::File {
+            file,
+            len: metadata.len(),
+        })
     }
 
     /// Writes the whole document to `out` and checks that it is as long as when it was sealed.
@@ -78,13 +91,5 @@ impl Source for Input {
             Self::File { .. } => None,
             Self::Memory(bytes) => Some(bytes),
         }
-    }
-}
-
-/// How a path is shown in messages: `-` as `stdio_name`.
-pub fn describe(path: &Path, stdio_name: &str) -> String {
-    match path == Path::new("-") {
-        true => stdio_name.to_owned(),
-        false => path.display().to_string(),
     }
 }

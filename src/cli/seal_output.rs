@@ -1,6 +1,6 @@
 //! The output of `pdf-seal seal`: it appears whole or not at all.
 
-use std::fs::{File, Permissions};
+use std::fs::{self, File, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use tempfile::NamedTempFile;
 
-use super::CliError;
 use super::seal_input::Input;
+use super::{CliError, describe};
 
 /// Where the sealed document goes: standard output, or a file that appears whole or not at
 /// all.
@@ -33,12 +33,14 @@ impl Output {
             return Ok(Self::Stdout);
         }
 
+        let doing = writing(path);
+        check_destination(path, &doing)?;
         let temporary = tempfile::Builder::new()
             .prefix(".pdf-seal-")
             .suffix(".partial")
             .permissions(Permissions::from_mode(0o666))
             .tempfile_in(parent_dir(path))
-            .with_context(|| format!("writing {}", path.display()))?;
+            .map_err(|error| CliError::from_path_io(&doing, error))?;
         Ok(Self::File {
             temporary,
             path: path.to_path_buf(),
@@ -59,11 +61,11 @@ impl Output {
         else {
             return Ok(());
         };
-        let context = || format!("writing {}", path.display());
         let copied = input
             .copy_to(temporary.as_file_mut())
-            .with_context(context)?;
-        temporary.as_file().sync_data().with_context(context)?;
+            .with_context(|| writing(path))?;
+        let synced = temporary.as_file().sync_data();
+        synced.map_err(|error| CliError::from_path_io(writing(path), error))?;
         *prefix = Some(copied);
         Ok(())
     }
@@ -84,22 +86,21 @@ impl Output {
             } => (temporary, path, prefix),
         };
 
-        let context = || format!("writing {}", path.display());
         let copied = match prefix {
             Some(copied) => copied,
             None => input
                 .copy_to(temporary.as_file_mut())
-                .with_context(context)?,
+                .with_context(|| writing(&path))?,
         };
-        temporary.write_all(increment).with_context(context)?;
-        temporary.as_file().sync_all().with_context(context)?;
+        let failed = |error| CliError::from_path_io(writing(&path), error);
+        temporary.write_all(increment).map_err(failed)?;
+        temporary.as_file().sync_all().map_err(failed)?;
         temporary
             .persist(&path)
-            .map_err(|error| error.error)
-            .with_context(context)?;
+            .map_err(|error| failed(error.error))?;
         File::open(parent_dir(&path))
             .and_then(|dir| dir.sync_all())
-            .with_context(context)?;
+            .map_err(failed)?;
         Ok(copied + increment.len() as u64)
     }
 }
@@ -112,6 +113,33 @@ fn write_stdout(input: &Input, increment: &[u8]) -> Result<u64, CliError> {
         .and_then(|()| stdout.flush())
         .context("writing standard output")?;
     Ok(copied + increment.len() as u64)
+}
+
+/// What the messages about writing `path` start with.
+fn writing(path: &Path) -> String {
+    format!("cannot write {}", describe(path, "standard output"))
+}
+
+/// Refuses a destination that is a directory, or whose directory is missing, before anything
+/// is signed and with a message that says which.
+fn check_destination(path: &Path, doing: &str) -> Result<(), CliError> {
+    if fs::metadata(path).is_ok_and(|metadata| metadata.is_dir()) {
+        return Err(CliError::Refused(format!("{doing}: it is a directory")));
+    }
+
+    let dir = parent_dir(path);
+    match fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(CliError::Refused(format!(
+            "{doing}: {} is not a directory",
+            describe(dir, "")
+        ))),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Err(CliError::Refused(format!(
+            "{doing}: the directory {} does not exist",
+            describe(dir, "")
+        ))),
+        Err(error) => Err(CliError::from_path_io(doing, error)),
+    }
 }
 
 fn parent_dir(path: &Path) -> &Path {
