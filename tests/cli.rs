@@ -328,6 +328,87 @@ fn control_characters_in_the_field_name_are_escaped_in_the_summary() {
     assert!(!stderr.lines().any(|line| line.starts_with("forged line")));
 }
 
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Runs `pdf-seal seal ARGS` in `home` under `sh` with `umask`, and checks that it succeeded.
+fn seal_with_umask(home: &Path, umask: &str, args: &str) {
+    let script = format!("umask {umask} && exec \"$0\" seal {args}",);
+    let output = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_pdf-seal")])
+        .env_clear()
+        .env("HOME", home)
+        .env("PDF_SEAL_STATE_DIR", home.join("state"))
+        .env("PDF_SEAL_LOG_FORMAT", "text")
+        .current_dir(home)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+}
+
+#[test]
+fn sealing_a_file_in_place_keeps_its_mode() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("f.pdf");
+    fs::write(&path, minimal_pdf()).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+
+    seal_with_umask(home.path(), "022", "f.pdf -o f.pdf");
+
+    assert_eq!(mode_of(&path), 0o600);
+    assert!(fs::read(&path).unwrap().len() > minimal_pdf().len());
+}
+
+#[test]
+fn sealing_over_an_existing_file_keeps_its_mode() {
+    let home = tempfile::tempdir().unwrap();
+    fs::write(home.path().join("in.pdf"), minimal_pdf()).unwrap();
+    let output = home.path().join("out.pdf");
+    fs::write(&output, "old").unwrap();
+    fs::set_permissions(&output, fs::Permissions::from_mode(0o640)).unwrap();
+
+    seal_with_umask(home.path(), "022", "in.pdf -o out.pdf");
+
+    assert_eq!(mode_of(&output), 0o640);
+}
+
+#[test]
+fn a_new_output_gets_the_mode_the_umask_gives_new_files() {
+    let home = tempfile::tempdir().unwrap();
+    fs::write(home.path().join("in.pdf"), minimal_pdf()).unwrap();
+
+    seal_with_umask(home.path(), "027", "in.pdf -o new.pdf");
+    seal_with_umask(home.path(), "002", "in.pdf -o shared.pdf");
+
+    assert_eq!(mode_of(&home.path().join("new.pdf")), 0o640);
+    assert_eq!(mode_of(&home.path().join("shared.pdf")), 0o664);
+}
+
+#[test]
+fn sealing_through_a_symbolic_link_replaces_its_target_and_keeps_the_link() {
+    let home = tempfile::tempdir().unwrap();
+    fs::write(home.path().join("in.pdf"), minimal_pdf()).unwrap();
+    fs::create_dir(home.path().join("archive")).unwrap();
+    let target = home.path().join("archive/signed.pdf");
+    fs::write(&target, "old").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
+    let link = home.path().join("latest.pdf");
+    std::os::unix::fs::symlink("archive/signed.pdf", &link).unwrap();
+
+    seal_with_umask(home.path(), "022", "in.pdf -o latest.pdf");
+
+    let link_meta = fs::symlink_metadata(&link).unwrap();
+    assert!(link_meta.file_type().is_symlink());
+    assert_eq!(
+        fs::read_link(&link).unwrap(),
+        Path::new("archive/signed.pdf")
+    );
+    let sealed = fs::read(&target).unwrap();
+    assert!(sealed.starts_with(&minimal_pdf()) && sealed.len() > minimal_pdf().len());
+    assert_eq!(mode_of(&target), 0o640);
+}
+
 #[test]
 fn seal_reads_standard_input_and_writes_standard_output() {
     let home = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 
 pub mod dev_cert;
 pub mod seal;
+mod seal_destination;
 mod seal_input;
 mod seal_output;
 pub mod serve;
@@ -13,6 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rustix::io::Errno;
 
 use crate::config::ConfigError;
 use crate::signing::SignerSetupError;
@@ -135,7 +137,8 @@ pub enum CliError {
 impl CliError {
     /// An I/O error on a path the user gave, as `doing` (such as "cannot read in.pdf") and
     /// the cause. A path that cannot be used as given (missing, a directory, not permitted, on
-    /// a read-only file system) is a refusal; any other error, such as a full disk, a failure.
+    /// a read-only file system, a loop of symbolic links) is a refusal; any other error, such
+    /// as a full disk, a failure.
     pub fn from_path_io(doing: impl std::fmt::Display, error: io::Error) -> Self {
         let refused = matches!(
             error.kind(),
@@ -145,7 +148,7 @@ impl CliError {
                 | io::ErrorKind::NotADirectory
                 | io::ErrorKind::ReadOnlyFilesystem
                 | io::ErrorKind::InvalidFilename
-        );
+        ) || Errno::from_io_error(&error) == Some(Errno::LOOP);
         let message = format!("{doing}: {}", innermost_io_error(&error));
         match refused {
             true => Self::Refused(message),

@@ -1,6 +1,7 @@
-//! The output of `pdf-seal seal`: it appears whole or not at all.
+//! The output of `pdf-seal seal`: a file appears whole or not at all, with the permissions
+//! of the file it replaces.
 
-use std::fs::{self, File, Permissions};
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -8,84 +9,119 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use tempfile::NamedTempFile;
 
+use super::seal_destination::{Destination, mode_for, parent_dir};
 use super::seal_input::Input;
 use super::{CliError, describe};
 
-/// Where the sealed document goes: standard output, or a file that appears whole or not at
-/// all.
+/// Where the sealed document goes.
 pub enum Output {
+    /// Standard output (`-`).
     Stdout,
-    /// A temporary file beside `path`, renamed over it once complete; dropping it unfinished
-    /// deletes it.
-    File {
-        temporary: NamedTempFile,
-        path: PathBuf,
-        /// How many bytes of the input are already in the temporary file, synced.
-        prefix: Option<u64>,
-    },
+    /// A device or a pipe named on the command line, written in place like standard output.
+    Stream { file: File, path: PathBuf },
+    /// A regular file, replaced whole or not at all.
+    File(Replacement),
+}
+
+/// A regular file being replaced: a temporary file beside it, readable by the owner only,
+/// renamed over it once complete. Dropping it unfinished deletes the temporary file.
+pub struct Replacement {
+    temporary: NamedTempFile,
+    /// The path as the user gave it, for messages.
+    path: PathBuf,
+    /// The file it leads to through its symbolic links: the one replaced.
+    target: PathBuf,
+    /// How many bytes of the input are already in the temporary file, synced.
+    prefix: Option<u64>,
 }
 
 impl Output {
     /// Prepares `path` (`-` for standard output). The temporary file is made now, before
     /// anything is signed, so that an unwritable destination costs no signature.
+    ///
+    /// When `path` is a symbolic link, the file it leads to is replaced and the link kept.
+    /// The temporary file, a full copy of the document, is made with mode 0600; it gets its
+    /// final permissions only when complete, just before it takes the destination's place.
     pub fn create(path: &Path) -> Result<Self, CliError> {
         if path == Path::new("-") {
             return Ok(Self::Stdout);
         }
 
         let doing = writing(path);
-        check_destination(path, &doing)?;
+        let target = match Destination::resolve(path, &doing)? {
+            Destination::File { target } => target,
+            Destination::Stream => {
+                let file = OpenOptions::new().write(true).open(path);
+                let file = file.map_err(|error| CliError::from_path_io(&doing, error))?;
+                let path = path.to_path_buf();
+                return Ok(Self::Stream { file, path });
+            }
+        };
         let temporary = tempfile::Builder::new()
             .prefix(".pdf-seal-")
             .suffix(".partial")
-            .permissions(Permissions::from_mode(0o666))
-            .tempfile_in(parent_dir(path))
+            .permissions(Permissions::from_mode(0o600))
+            .tempfile_in(parent_dir(&target))
             .map_err(|error| CliError::from_path_io(&doing, error))?;
-        Ok(Self::File {
+
+        Ok(Self::File(Replacement {
             temporary,
             path: path.to_path_buf(),
+            target,
             prefix: None,
-        })
+        }))
     }
 
     /// Copies the input into the temporary file and syncs it. It needs nothing from the seal,
     /// so the command runs it beside the sealing, which keeps a large seal close to the cost of
-    /// one hash of the file. Standard output is only written once the seal exists, so that a
-    /// refusal writes nothing.
+    /// one hash of the file. Standard output and streams are only written once the seal
+    /// exists, so that a refusal writes nothing.
     pub fn write_prefix(&mut self, input: &Input) -> Result<(), CliError> {
-        let Self::File {
-            temporary,
-            path,
-            prefix,
-        } = self
-        else {
+        let Self::File(replacement) = self else {
             return Ok(());
         };
-        let copied = input
-            .copy_to(temporary.as_file_mut())
-            .with_context(|| writing(path))?;
-        let synced = temporary.as_file().sync_data();
+        let path = &replacement.path;
+        let file = replacement.temporary.as_file_mut();
+
+        let copied = input.copy_to(file).with_context(|| writing(path))?;
+        let synced = file.sync_data();
         synced.map_err(|error| CliError::from_path_io(writing(path), error))?;
-        *prefix = Some(copied);
+        replacement.prefix = Some(copied);
         Ok(())
     }
 
     /// Writes the input followed by `increment` and returns the number of bytes written.
     ///
     /// For a file, the input is copied with `std::io::copy` (which lets Linux copy file to
-    /// file in the kernel) unless [`Output::write_prefix`] did it, the increment appended, the file synced and renamed over the
-    /// destination: readers see the old file or the whole new one, and a failure leaves no
-    /// output behind. The input may be the destination itself.
+    /// file in the kernel) unless [`Output::write_prefix`] did it, the increment appended, the
+    /// permissions set (see [`mode_for`]), the file synced and renamed over the destination:
+    /// readers see the old file or the whole new one, and a failure leaves no output behind.
+    /// The input may be the destination itself.
     pub fn finish(self, input: &Input, increment: &[u8]) -> Result<u64, CliError> {
-        let (mut temporary, path, prefix) = match self {
-            Self::Stdout => return write_stdout(input, increment),
-            Self::File {
-                temporary,
-                path,
-                prefix,
-            } => (temporary, path, prefix),
-        };
+        match self {
+            Self::Stdout => {
+                let written = write_stream(&mut io::stdout().lock(), input, increment);
+                written
+                    .context("writing standard output")
+                    .map_err(Into::into)
+            }
+            Self::Stream { mut file, path } => {
+                let written = write_stream(&mut file, input, increment);
+                written.with_context(|| writing(&path)).map_err(Into::into)
+            }
+            Self::File(replacement) => replacement.finish(input, increment),
+        }
+    }
+}
 
+impl Replacement {
+    fn finish(self, input: &Input, increment: &[u8]) -> Result<u64, CliError> {
+        let Self {
+            mut temporary,
+            path,
+            target,
+            prefix,
+        } = self;
         let copied = match prefix {
             Some(copied) => copied,
             None => input
@@ -94,24 +130,27 @@ impl Output {
         };
         let failed = |error| CliError::from_path_io(writing(&path), error);
         temporary.write_all(increment).map_err(failed)?;
-        temporary.as_file().sync_all().map_err(failed)?;
+
+        let mode = mode_for(&target).map_err(failed)?;
+        let file = temporary.as_file();
+        file.set_permissions(Permissions::from_mode(mode))
+            .map_err(failed)?;
+        file.sync_all().map_err(failed)?;
         temporary
-            .persist(&path)
+            .persist(&target)
             .map_err(|error| failed(error.error))?;
-        File::open(parent_dir(&path))
+        File::open(parent_dir(&target))
             .and_then(|dir| dir.sync_all())
             .map_err(failed)?;
         Ok(copied + increment.len() as u64)
     }
 }
 
-fn write_stdout(input: &Input, increment: &[u8]) -> Result<u64, CliError> {
-    let mut stdout = io::stdout().lock();
-    let copied = input.copy_to(&mut stdout)?;
-    stdout
-        .write_all(increment)
-        .and_then(|()| stdout.flush())
-        .context("writing standard output")?;
+/// Writes the input and `increment` to `out`.
+fn write_stream(out: &mut impl Write, input: &Input, increment: &[u8]) -> anyhow::Result<u64> {
+    let copied = input.copy_to(out)?;
+    out.write_all(increment)?;
+    out.flush()?;
     Ok(copied + increment.len() as u64)
 }
 
@@ -120,40 +159,25 @@ fn writing(path: &Path) -> String {
     format!("cannot write {}", describe(path, "standard output"))
 }
 
-/// Refuses a destination that is a directory, or whose directory is missing, before anything
-/// is signed and with a message that says which.
-fn check_destination(path: &Path, doing: &str) -> Result<(), CliError> {
-    if fs::metadata(path).is_ok_and(|metadata| metadata.is_dir()) {
-        return Err(CliError::Refused(format!("{doing}: it is a directory")));
-    }
-
-    let dir = parent_dir(path);
-    match fs::metadata(dir) {
-        Ok(metadata) if metadata.is_dir() => Ok(()),
-        Ok(_) => Err(CliError::Refused(format!(
-            "{doing}: {} is not a directory",
-            describe(dir, "")
-        ))),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Err(CliError::Refused(format!(
-            "{doing}: the directory {} does not exist",
-            describe(dir, "")
-        ))),
-        Err(error) => Err(CliError::from_path_io(doing, error)),
-    }
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;
+    use std::os::unix::fs::symlink;
+
+    use rustix::fs::{CWD, FileType, Mode};
 
     use super::*;
+    use crate::cli::seal_destination::umask;
+
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn seal_into(output: &Path, input: &Input) {
+        Output::create(output)
+            .and_then(|out| out.finish(input, b" increment"))
+            .unwrap();
+    }
 
     fn file_input(dir: &Path, bytes: &[u8]) -> (Input, std::path::PathBuf) {
         let path = dir.join("in.pdf");
@@ -237,5 +261,90 @@ mod tests {
 
         assert!(error.to_string().contains("changed"), "{error}");
         assert!(!output.exists());
+    }
+
+    #[test]
+    fn the_temporary_file_is_readable_by_the_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let output = Output::create(&dir.path().join("out.pdf")).unwrap();
+
+        let Output::File(replacement) = &output else {
+            panic!("a file destination")
+        };
+        assert_eq!(mode_of(replacement.temporary.path()), 0o600);
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _) = file_input(dir.path(), b"%PDF-1.7");
+        let output = dir.path().join("out.pdf");
+        fs::write(&output, b"old").unwrap();
+        fs::set_permissions(&output, Permissions::from_mode(0o640)).unwrap();
+
+        seal_into(&output, &input);
+
+        assert_eq!(mode_of(&output), 0o640);
+    }
+
+    #[test]
+    fn a_file_sealed_in_place_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, path) = file_input(dir.path(), b"%PDF-1.7");
+        fs::set_permissions(&path, Permissions::from_mode(0o600)).unwrap();
+
+        seal_into(&path, &input);
+
+        assert_eq!(mode_of(&path), 0o600);
+    }
+
+    #[test]
+    fn a_new_file_gets_0666_less_the_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _) = file_input(dir.path(), b"%PDF-1.7");
+        let output = dir.path().join("new.pdf");
+
+        seal_into(&output, &input);
+
+        assert_eq!(mode_of(&output), 0o666 & !umask());
+    }
+
+    #[test]
+    fn a_symbolic_link_is_kept_and_the_file_it_leads_to_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _) = file_input(dir.path(), b"%PDF-1.7");
+        fs::create_dir(dir.path().join("real")).unwrap();
+        let real = dir.path().join("real/out.pdf");
+        fs::write(&real, b"old").unwrap();
+        fs::set_permissions(&real, Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("out.pdf");
+        symlink("real/out.pdf", &link).unwrap();
+
+        seal_into(&link, &input);
+
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("real/out.pdf"));
+        assert_eq!(fs::read(&real).unwrap(), b"%PDF-1.7 increment");
+        assert_eq!(mode_of(&real), 0o640);
+        assert_eq!(fs::read_dir(dir.path().join("real")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_named_pipe_is_written_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _) = file_input(dir.path(), b"%PDF-1.7");
+        let pipe = dir.path().join("pipe");
+        let mode = Mode::from_raw_mode(0o600);
+        rustix::fs::mknodat(CWD, &pipe, FileType::Fifo, mode, 0).unwrap();
+
+        let reader = std::thread::spawn({
+            let pipe = pipe.clone();
+            move || fs::read(pipe).unwrap()
+        });
+        seal_into(&pipe, &input);
+
+        assert_eq!(reader.join().unwrap(), b"%PDF-1.7 increment");
+        let file_type = fs::symlink_metadata(&pipe).unwrap().file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&file_type));
     }
 }
