@@ -7,6 +7,9 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
 
 use common::minimal_pdf;
 
@@ -453,7 +456,59 @@ fn seal_refuses_a_file_that_is_not_a_pdf_with_exit_code_2_and_no_output() {
     );
 }
 
-/// Kills the server when the test ends, however it ends.
+/// Waits for the temporary output of a seal to appear in `dir`, and returns its path.
+fn wait_for_partial_output(dir: &Path) -> std::path::PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let partial = fs::read_dir(dir).unwrap().find_map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name.starts_with(".pdf-seal-") && name.ends_with(".partial")).then_some(path)
+        });
+        if let Some(partial) = partial {
+            return partial;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("no temporary output appeared in {}", dir.display())
+}
+
+#[test]
+fn a_signal_during_a_seal_removes_the_temporary_output_and_exits_as_shells_expect() {
+    for (signal, name, code) in [(Signal::TERM, "SIGTERM", 143), (Signal::INT, "SIGINT", 130)] {
+        let home = tempfile::tempdir().unwrap();
+        let mut seal = Running(
+            pdf_seal(home.path())
+                .env("PDF_SEAL_STATE_DIR", home.path().join("state"))
+                .args(["seal", "-", "-o", "out.pdf"])
+                .current_dir(home.path())
+                .stdin(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        // Half a document, and standard input kept open: the seal waits for the rest.
+        let mut stdin = seal.0.stdin.take().unwrap();
+        stdin.write_all(&minimal_pdf()[..20]).unwrap();
+
+        let partial = wait_for_partial_output(home.path());
+        let partial_mode = mode_of(&partial);
+        let pid = Pid::from_raw(seal.0.id().try_into().unwrap()).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+        let status = seal.0.wait().unwrap();
+
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut seal.0.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(code), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("stopped by {name}")), "{stderr}");
+        assert_eq!(partial_mode, 0o600, "the temporary output is private");
+        assert!(!partial.exists(), "{name} left {}", partial.display());
+        assert!(!home.path().join("out.pdf").exists());
+        drop(stdin);
+    }
+}
+
+/// Kills the process when the test ends, however it ends.
 struct Running(Child);
 
 impl Drop for Running {

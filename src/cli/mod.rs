@@ -1,6 +1,7 @@
 //! The command line: one file per command.
 
 pub mod dev_cert;
+mod interrupt;
 pub mod seal;
 mod seal_destination;
 mod seal_input;
@@ -72,7 +73,10 @@ const SEAL_EXIT_CODES: &str = "\
 Exit codes:
   0    sealed
   1    failed: reading, writing or signing did not work; trying again may work
-  2    refused: the document, an option, a setting or a path given cannot be used as it is";
+  2    refused: the document, an option, a setting or a path given cannot be used as it is
+  130  stopped by SIGINT (Ctrl-C), 143 by SIGTERM; the temporary output was removed
+SIGKILL cannot be caught: a seal killed with it can leave a .pdf-seal-*.partial file beside
+the output, which may be deleted.";
 
 /// The text under `serve --help`.
 fn serve_help() -> String {

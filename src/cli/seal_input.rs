@@ -18,18 +18,18 @@ pub enum Input {
 }
 
 impl Input {
-    /// Opens `path`, or reads standard input for `-`. A path that cannot be read, or is a
-    /// directory, is refused.
-    pub fn open(path: &Path) -> Result<Self, CliError> {
-        if path == Path::new("-") {
-            let mut bytes = Vec::new();
-            io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .context("reading standard input")?;
-            return Ok(Self::Memory(bytes));
-        }
+    /// Reads standard input to its end.
+    pub fn read_stdin() -> Result<Self, CliError> {
+        let mut bytes = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+        Ok(Self::Memory(bytes))
+    }
 
+    /// Opens the file at `path`. A path that cannot be read, or is a directory, is refused.
+    pub fn open_file(path: &Path) -> Result<Self, CliError> {
         let doing = || format!("cannot read {}", describe(path, "standard input"));
         let unreadable = |error| CliError::from_path_io(doing(), error);
         let mut file = File::open(path).map_err(unreadable)?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use tempfile::NamedTempFile;
 
+use super::interrupt::{PartialOutput, Tracked};
 use super::seal_destination::{Destination, mode_for, parent_dir};
 use super::seal_input::Input;
 use super::{CliError, describe};
@@ -24,9 +25,12 @@ pub enum Output {
 }
 
 /// A regular file being replaced: a temporary file beside it, readable by the owner only,
-/// renamed over it once complete. Dropping it unfinished deletes the temporary file.
+/// renamed over it once complete. Dropping it unfinished deletes the temporary file, and so
+/// does SIGINT or SIGTERM (see [`super::interrupt`]).
 pub struct Replacement {
     temporary: NamedTempFile,
+    /// The temporary file, as the signal handler knows it.
+    tracked: Tracked,
     /// The path as the user gave it, for messages.
     path: PathBuf,
     /// The file it leads to through its symbolic links: the one replaced.
@@ -42,7 +46,8 @@ impl Output {
     /// When `path` is a symbolic link, the file it leads to is replaced and the link kept.
     /// The temporary file, a full copy of the document, is made with mode 0600; it gets its
     /// final permissions only when complete, just before it takes the destination's place.
-    pub fn create(path: &Path) -> Result<Self, CliError> {
+    /// The temporary file is recorded in `partial`, for the signal handler to remove.
+    pub fn create(path: &Path, partial: &PartialOutput) -> Result<Self, CliError> {
         if path == Path::new("-") {
             return Ok(Self::Stdout);
         }
@@ -65,6 +70,7 @@ impl Output {
             .map_err(|error| CliError::from_path_io(&doing, error))?;
 
         Ok(Self::File(Replacement {
+            tracked: partial.track(temporary.path()),
             temporary,
             path: path.to_path_buf(),
             target,
@@ -118,6 +124,7 @@ impl Replacement {
     fn finish(self, input: &Input, increment: &[u8]) -> Result<u64, CliError> {
         let Self {
             mut temporary,
+            tracked,
             path,
             target,
             prefix,
@@ -136,8 +143,8 @@ impl Replacement {
         file.set_permissions(Permissions::from_mode(mode))
             .map_err(failed)?;
         file.sync_all().map_err(failed)?;
-        temporary
-            .persist(&target)
+        tracked
+            .settle(|| temporary.persist(&target))
             .map_err(|error| failed(error.error))?;
         File::open(parent_dir(&target))
             .and_then(|dir| dir.sync_all())
@@ -174,7 +181,7 @@ mod tests {
     }
 
     fn seal_into(output: &Path, input: &Input) {
-        Output::create(output)
+        Output::create(output, &PartialOutput::default())
             .and_then(|out| out.finish(input, b" increment"))
             .unwrap();
     }
@@ -182,7 +189,7 @@ mod tests {
     fn file_input(dir: &Path, bytes: &[u8]) -> (Input, std::path::PathBuf) {
         let path = dir.join("in.pdf");
         fs::write(&path, bytes).unwrap();
-        (Input::open(&path).unwrap(), path)
+        (Input::open_file(&path).unwrap(), path)
     }
 
     #[test]
@@ -191,7 +198,7 @@ mod tests {
         let (input, _) = file_input(dir.path(), b"%PDF-1.7 original");
         let output = dir.path().join("out.pdf");
 
-        let written = Output::create(&output)
+        let written = Output::create(&output, &PartialOutput::default())
             .and_then(|out| out.finish(&input, b" increment"))
             .unwrap();
 
@@ -209,7 +216,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (input, path) = file_input(dir.path(), b"%PDF-1.7 original");
 
-        Output::create(&path)
+        Output::create(&path, &PartialOutput::default())
             .unwrap()
             .finish(&input, b" increment")
             .unwrap();
@@ -224,7 +231,8 @@ mod tests {
         let output = dir.path().join("out.pdf");
         fs::create_dir(&output).unwrap();
 
-        let result = Output::create(&output).and_then(|out| out.finish(&input, b" increment"));
+        let result = Output::create(&output, &PartialOutput::default())
+            .and_then(|out| out.finish(&input, b" increment"));
 
         assert!(result.is_err());
         let names: Vec<_> = fs::read_dir(dir.path())
@@ -238,7 +246,10 @@ mod tests {
     fn a_destination_in_a_missing_directory_fails_before_sealing() {
         let dir = tempfile::tempdir().unwrap();
 
-        let result = Output::create(&dir.path().join("missing/out.pdf"));
+        let result = Output::create(
+            &dir.path().join("missing/out.pdf"),
+            &PartialOutput::default(),
+        );
 
         assert!(result.is_err());
     }
@@ -255,7 +266,7 @@ mod tests {
             .unwrap();
         let output = dir.path().join("out.pdf");
 
-        let error = Output::create(&output)
+        let error = Output::create(&output, &PartialOutput::default())
             .and_then(|out| out.finish(&input, b" increment"))
             .unwrap_err();
 
@@ -267,7 +278,8 @@ mod tests {
     fn the_temporary_file_is_readable_by_the_owner_only() {
         let dir = tempfile::tempdir().unwrap();
 
-        let output = Output::create(&dir.path().join("out.pdf")).unwrap();
+        let output =
+            Output::create(&dir.path().join("out.pdf"), &PartialOutput::default()).unwrap();
 
         let Output::File(replacement) = &output else {
             panic!("a file destination")
