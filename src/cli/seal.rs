@@ -52,8 +52,8 @@ pub struct SealArgs {
 
 /// Seals the input, writes the output and prints a one-line summary on standard error.
 ///
-/// SIGINT and SIGTERM remove the temporary output before the process exits (see
-/// [`super::interrupt`]); SIGKILL cannot be caught and can leave it behind.
+/// SIGINT and SIGTERM remove the temporary output before the process exits (see the
+/// `interrupt` module); SIGKILL cannot be caught and can leave it behind.
 pub fn run(args: SealArgs) -> Result<(), CliError> {
     let env = Environment::from_process();
     let log = LogSettings::resolve(&env, std::io::stderr().is_terminal())?;
