@@ -93,3 +93,42 @@ impl Source for Input {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use rustix::fs::{CWD, FileType, Mode};
+
+    use super::*;
+
+    #[test]
+    fn a_directory_is_refused_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let error = Input::open_file(dir.path()).err().unwrap();
+
+        assert!(matches!(error, CliError::Refused(_)), "{error}");
+        assert!(
+            error.to_string().ends_with(": it is a directory"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_named_pipe_is_read_into_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipe = dir.path().join("pipe");
+        let mode = Mode::from_raw_mode(0o600);
+        rustix::fs::mknodat(CWD, &pipe, FileType::Fifo, mode, 0).unwrap();
+
+        let writer = std::thread::spawn({
+            let pipe = pipe.clone();
+            move || fs::write(pipe, b"%PDF-1.7 from a pipe").unwrap()
+        });
+        let input = Input::open_file(&pipe).unwrap();
+        writer.join().unwrap();
+
+        assert_eq!(input.as_slice(), Some(&b"%PDF-1.7 from a pipe"[..]));
+    }
+}
