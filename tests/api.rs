@@ -3,9 +3,12 @@
 #[path = "common/app.rs"]
 mod app;
 mod common;
+#[path = "common/raw_http.rs"]
+mod raw_http;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
@@ -13,14 +16,17 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use pdf_seal::api::panic_guard::guarded;
+use pdf_seal::config::SealLimits;
 use pdf_seal_core::signer::{DigestAlgorithm, DocumentDigest, Signer, SignerError};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{Value, json};
 use x509_cert::Certificate;
 
-use app::{FAKE_CMS, FixedSigner, TestApp, spawn_app};
+use app::{FAKE_CMS, FixedSigner, TestApp, spawn_app, spawn_app_with_limits};
 use common::minimal_pdf;
+use raw_http::{RawResponse, read_response, send_partial};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const LIMIT: u64 = 64 * 1024;
 
@@ -76,6 +82,21 @@ async fn health_answers_ok_with_the_version() {
 }
 
 #[tokio::test]
+async fn health_answers_head_with_ok_and_no_body() {
+    let app = fixed_app();
+    let head = "HEAD /api/health HTTP/1.1\r\nConnection: close";
+
+    // Read to the end of the connection, so that a body sent by mistake would show.
+    let mut stream = send_partial(address_of(&app), head, b"").await;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n"), "{answer}");
+}
+
+#[tokio::test]
 async fn an_unknown_path_answers_404() {
     let app = fixed_app();
 
@@ -109,7 +130,7 @@ async fn a_wrong_method_answers_405_with_the_allowed_method() {
 
     assert_eq!(get_seal.headers()[ALLOW], "POST");
     assert_problem(get_seal, 405, "method-not-allowed").await;
-    assert_eq!(post_health.headers()[ALLOW], "GET");
+    assert_eq!(post_health.headers()[ALLOW], "GET, HEAD");
     assert_problem(post_health, 405, "method-not-allowed").await;
 }
 
@@ -142,6 +163,41 @@ async fn a_seal_with_another_content_type_answers_415_naming_the_accepted_types(
     ] {
         assert!(detail.contains(accepted), "{detail}");
     }
+}
+
+async fn post_encoded(app: &TestApp, encoding: &str, body: Vec<u8>) -> reqwest::Response {
+    let request = app
+        .client
+        .post(app.url("/api/seal"))
+        .header(CONTENT_TYPE, "application/pdf")
+        .header(CONTENT_ENCODING, encoding);
+    request.body(body).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_body_with_a_content_coding_answers_415_naming_it() {
+    let app = fixed_app();
+    // The gzip of an empty member: whatever the body holds, the coding alone is refused.
+    let gzip = vec![
+        0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+
+    let gzipped = post_encoded(&app, "gzip", gzip).await;
+    let plain_but_labelled = post_encoded(&app, "br", minimal_pdf()).await;
+
+    let body = assert_problem(gzipped, 415, "unsupported-media-type").await;
+    assert!(body["detail"].as_str().unwrap().contains("gzip"), "{body}");
+    let body = assert_problem(plain_but_labelled, 415, "unsupported-media-type").await;
+    assert!(body["detail"].as_str().unwrap().contains("br"), "{body}");
+}
+
+#[tokio::test]
+async fn a_body_marked_identity_is_sealed() {
+    let app = fixed_app();
+
+    let response = post_encoded(&app, "identity", minimal_pdf()).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -371,4 +427,124 @@ async fn both_json_forms_are_sealed_and_json_is_answered_when_asked_for() {
             "{body}"
         );
     }
+}
+
+/// A service whose request bodies may pause for `idle` and take `total` in all.
+fn impatient_app(idle: Duration, total: Duration) -> TestApp {
+    let limits = SealLimits {
+        max_body_bytes: LIMIT,
+        body_idle_timeout: idle,
+        body_timeout: total,
+        ..SealLimits::default()
+    };
+    spawn_app_with_limits(Arc::new(FixedSigner), limits)
+}
+
+fn address_of(app: &TestApp) -> std::net::SocketAddr {
+    app.base_url.trim_start_matches("http://").parse().unwrap()
+}
+
+fn assert_raw_problem(response: &RawResponse, status: u16, slug: &str) -> Value {
+    assert_eq!(response.status, status, "{response:?}");
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    let body = response.json();
+    assert_eq!(body["type"], format!("/problems/{slug}"));
+    assert_eq!(body["status"], status);
+    body
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_with_a_content_length_answers_408() {
+    let idle = Duration::from_millis(300);
+    let app = impatient_app(idle, Duration::from_secs(10));
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\nContent-Length: 1000";
+
+    let started = Instant::now();
+    let mut stream = send_partial(address_of(&app), head, b"%PDF-1.7\n").await;
+    let response = read_response(&mut stream).await;
+
+    let body = assert_raw_problem(&response, 408, "request-timeout");
+    assert!(started.elapsed() >= idle, "{:?}", started.elapsed());
+    assert!(body["detail"].as_str().unwrap().contains("300ms"), "{body}");
+}
+
+#[tokio::test]
+async fn a_chunked_body_that_stalls_answers_408() {
+    let app = impatient_app(Duration::from_millis(300), Duration::from_secs(10));
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\n\
+                Transfer-Encoding: chunked";
+
+    let mut stream = send_partial(address_of(&app), head, b"9\r\n%PDF-1.7\n\r\n").await;
+    let response = read_response(&mut stream).await;
+
+    assert_raw_problem(&response, 408, "request-timeout");
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_past_the_overall_timeout_answers_408() {
+    let total = Duration::from_millis(600);
+    let app = impatient_app(Duration::from_millis(300), total);
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\nContent-Length: 10000";
+    let stream = send_partial(address_of(&app), head, b"%").await;
+
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        // A byte every 50 ms never trips the idle timeout; writing stops when the server
+        // closes the connection.
+        while writer.write_all(b"x").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let response = read_response(&mut reader).await;
+    trickle.abort();
+
+    let body = assert_raw_problem(&response, 408, "request-timeout");
+    assert!(started.elapsed() >= total, "{:?}", started.elapsed());
+    assert!(
+        body["detail"].as_str().unwrap().contains("not complete"),
+        "{body}"
+    );
+}
+
+/// Seals `minimal_pdf` until the service refuses for being busy, and returns that answer. A
+/// seal that got in before the one the test holds open must succeed.
+async fn first_refusal(app: &TestApp) -> reqwest::Response {
+    for _ in 0..200 {
+        let response = post_seal(app, "application/pdf", minimal_pdf()).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return response;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("every seal was accepted while another was in progress")
+}
+
+#[tokio::test]
+async fn a_seal_beyond_the_concurrent_limit_answers_503_with_retry_after() {
+    let limits = SealLimits {
+        max_body_bytes: LIMIT,
+        body_idle_timeout: Duration::from_secs(2),
+        body_timeout: Duration::from_secs(10),
+        max_concurrent_seals: 1,
+    };
+    let app = spawn_app_with_limits(Arc::new(FixedSigner), limits);
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\nContent-Length: 1000";
+
+    let mut stalled = send_partial(address_of(&app), head, b"%PDF-1.7\n").await;
+    let refused = first_refusal(&app).await;
+
+    assert_eq!(refused.headers()[RETRY_AFTER], "5");
+    assert_problem(refused, 503, "busy").await;
+    assert_eq!(read_response(&mut stalled).await.status, 408);
+    let after = post_seal(&app, "application/pdf", minimal_pdf()).await;
+    assert_eq!(
+        after.status(),
+        StatusCode::OK,
+        "the permit was not given back"
+    );
 }

@@ -7,6 +7,9 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
 
 use common::minimal_pdf;
 
@@ -47,14 +50,23 @@ fn serve_refuses_a_non_loopback_bind_with_exit_code_2() {
 fn serve_refuses_a_bad_setting_naming_the_variable() {
     let home = tempfile::tempdir().unwrap();
 
-    let output = pdf_seal(home.path())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("PDF_SEAL_MAX_BODY_BYTES", "fifty megabytes")
-        .output()
-        .unwrap();
+    let bad_settings = [
+        ("PDF_SEAL_MAX_BODY_BYTES", "fifty megabytes"),
+        ("PDF_SEAL_BODY_IDLE_TIMEOUT_SECS", "0"),
+        ("PDF_SEAL_BODY_TIMEOUT_SECS", "2 minutes"),
+        ("PDF_SEAL_MAX_CONCURRENT_SEALS", "0"),
+    ];
 
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr_of(&output).contains("PDF_SEAL_MAX_BODY_BYTES"));
+    for (variable, value) in bad_settings {
+        let output = pdf_seal(home.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env(variable, value)
+            .output()
+            .unwrap();
+
+        assert_eq!(output.status.code(), Some(2), "{variable}");
+        assert!(stderr_of(&output).contains(variable), "{variable}");
+    }
 }
 
 #[test]
@@ -70,8 +82,20 @@ fn seal_without_an_output_is_a_usage_error() {
     assert!(stderr_of(&output).contains("--output"));
 }
 
+/// The one `pdf-seal: error:` line of a failed command, checked to say its cause once.
+fn error_line(output: &Output) -> String {
+    let stderr = stderr_of(output);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("pdf-seal: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].matches("os error").count() <= 1, "{stderr}");
+    errors[0].to_owned()
+}
+
 #[test]
-fn seal_of_a_missing_input_fails_and_writes_nothing() {
+fn seal_of_a_missing_input_is_refused_with_exit_code_2_and_writes_nothing() {
     let home = tempfile::tempdir().unwrap();
     let output_path = home.path().join("out.pdf");
 
@@ -82,9 +106,79 @@ fn seal_of_a_missing_input_fails_and_writes_nothing() {
         .output()
         .unwrap();
 
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stderr_of(&output).contains("missing.pdf"));
+    assert_eq!(output.status.code(), Some(2));
+    let error = error_line(&output);
+    assert!(error.contains("cannot read missing.pdf: "), "{error}");
     assert!(!output_path.exists());
+}
+
+#[test]
+fn seal_of_a_directory_is_refused_with_exit_code_2_saying_why_once() {
+    let home = tempfile::tempdir().unwrap();
+
+    let output = pdf_seal(home.path())
+        .args(["seal", ".", "-o", "out.pdf"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        error_line(&output),
+        "pdf-seal: error: cannot read .: it is a directory"
+    );
+}
+
+#[test]
+fn seal_to_an_unusable_destination_is_refused_with_exit_code_2_before_signing() {
+    let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("in.pdf");
+    fs::write(&input, minimal_pdf()).unwrap();
+    fs::create_dir(home.path().join("dir")).unwrap();
+    let cases = [
+        ("missing/out.pdf", "the directory missing does not exist"),
+        ("dir", "it is a directory"),
+        ("in.pdf/out.pdf", "in.pdf is not a directory"),
+    ];
+
+    for (destination, cause) in cases {
+        let output = pdf_seal(home.path())
+            .env("PDF_SEAL_STATE_DIR", home.path().join("state"))
+            .arg("seal")
+            .arg(&input)
+            .args(["-o", destination])
+            .current_dir(home.path())
+            .output()
+            .unwrap();
+
+        assert_eq!(output.status.code(), Some(2), "{destination}");
+        let error = error_line(&output);
+        assert!(
+            error.ends_with(&format!("cannot write {destination}: {cause}")),
+            "{error}"
+        );
+        assert!(
+            !home.path().join("state").exists(),
+            "the signer was loaded for {destination}"
+        );
+    }
+}
+
+#[test]
+fn seal_help_lists_the_exit_codes() {
+    let home = tempfile::tempdir().unwrap();
+
+    let output = pdf_seal(home.path())
+        .args(["seal", "--help"])
+        .output()
+        .unwrap();
+
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success());
+    let codes = &help[help.find("Exit codes:").expect("an exit code section")..];
+    for code in ["  0 ", "  1 ", "  2 "] {
+        assert!(codes.contains(code), "{help}");
+    }
 }
 
 #[test]
@@ -208,6 +302,117 @@ fn seal_writes_the_input_followed_by_the_seal_and_a_summary() {
 }
 
 #[test]
+fn control_characters_in_the_field_name_are_escaped_in_the_summary() {
+    let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("in.pdf");
+    fs::write(&input, minimal_pdf()).unwrap();
+
+    let output = pdf_seal(home.path())
+        .env("PDF_SEAL_STATE_DIR", home.path().join("state"))
+        .arg("seal")
+        .arg(&input)
+        .args([
+            "-o",
+            "out.pdf",
+            "--field-name",
+            "Seal\nforged line\u{1b}[31m",
+        ])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(r#"(field "Seal\nforged line\u{1b}[31m", "#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(!stderr.lines().any(|line| line.starts_with("forged line")));
+}
+
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Runs `pdf-seal seal ARGS` in `home` under `sh` with `umask`, and checks that it succeeded.
+fn seal_with_umask(home: &Path, umask: &str, args: &str) {
+    let script = format!("umask {umask} && exec \"$0\" seal {args}",);
+    let output = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_pdf-seal")])
+        .env_clear()
+        .env("HOME", home)
+        .env("PDF_SEAL_STATE_DIR", home.join("state"))
+        .env("PDF_SEAL_LOG_FORMAT", "text")
+        .current_dir(home)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+}
+
+#[test]
+fn sealing_a_file_in_place_keeps_its_mode() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("f.pdf");
+    fs::write(&path, minimal_pdf()).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+
+    seal_with_umask(home.path(), "022", "f.pdf -o f.pdf");
+
+    assert_eq!(mode_of(&path), 0o600);
+    assert!(fs::read(&path).unwrap().len() > minimal_pdf().len());
+}
+
+#[test]
+fn sealing_over_an_existing_file_keeps_its_mode() {
+    let home = tempfile::tempdir().unwrap();
+    fs::write(home.path().join("in.pdf"), minimal_pdf()).unwrap();
+    let output = home.path().join("out.pdf");
+    fs::write(&output, "old").unwrap();
+    fs::set_permissions(&output, fs::Permissions::from_mode(0o640)).unwrap();
+
+    seal_with_umask(home.path(), "022", "in.pdf -o out.pdf");
+
+    assert_eq!(mode_of(&output), 0o640);
+}
+
+#[test]
+fn a_new_output_gets_the_mode_the_umask_gives_new_files() {
+    let home = tempfile::tempdir().unwrap();
+    fs::write(home.path().join("in.pdf"), minimal_pdf()).unwrap();
+
+    seal_with_umask(home.path(), "027", "in.pdf -o new.pdf");
+    seal_with_umask(home.path(), "002", "in.pdf -o shared.pdf");
+
+    assert_eq!(mode_of(&home.path().join("new.pdf")), 0o640);
+    assert_eq!(mode_of(&home.path().join("shared.pdf")), 0o664);
+}
+
+#[test]
+fn sealing_through_a_symbolic_link_replaces_its_target_and_keeps_the_link() {
+    let home = tempfile::tempdir().unwrap();
+    fs::write(home.path().join("in.pdf"), minimal_pdf()).unwrap();
+    fs::create_dir(home.path().join("archive")).unwrap();
+    let target = home.path().join("archive/signed.pdf");
+    fs::write(&target, "old").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
+    let link = home.path().join("latest.pdf");
+    std::os::unix::fs::symlink("archive/signed.pdf", &link).unwrap();
+
+    seal_with_umask(home.path(), "022", "in.pdf -o latest.pdf");
+
+    let link_meta = fs::symlink_metadata(&link).unwrap();
+    assert!(link_meta.file_type().is_symlink());
+    assert_eq!(
+        fs::read_link(&link).unwrap(),
+        Path::new("archive/signed.pdf")
+    );
+    let sealed = fs::read(&target).unwrap();
+    assert!(sealed.starts_with(&minimal_pdf()) && sealed.len() > minimal_pdf().len());
+    assert_eq!(mode_of(&target), 0o640);
+}
+
+#[test]
 fn seal_reads_standard_input_and_writes_standard_output() {
     let home = tempfile::tempdir().unwrap();
     let original = minimal_pdf();
@@ -251,7 +456,59 @@ fn seal_refuses_a_file_that_is_not_a_pdf_with_exit_code_2_and_no_output() {
     );
 }
 
-/// Kills the server when the test ends, however it ends.
+/// Waits for the temporary output of a seal to appear in `dir`, and returns its path.
+fn wait_for_partial_output(dir: &Path) -> std::path::PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let partial = fs::read_dir(dir).unwrap().find_map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name.starts_with(".pdf-seal-") && name.ends_with(".partial")).then_some(path)
+        });
+        if let Some(partial) = partial {
+            return partial;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("no temporary output appeared in {}", dir.display())
+}
+
+#[test]
+fn a_signal_during_a_seal_removes_the_temporary_output_and_exits_as_shells_expect() {
+    for (signal, name, code) in [(Signal::TERM, "SIGTERM", 143), (Signal::INT, "SIGINT", 130)] {
+        let home = tempfile::tempdir().unwrap();
+        let mut seal = Running(
+            pdf_seal(home.path())
+                .env("PDF_SEAL_STATE_DIR", home.path().join("state"))
+                .args(["seal", "-", "-o", "out.pdf"])
+                .current_dir(home.path())
+                .stdin(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        // Half a document, and standard input kept open: the seal waits for the rest.
+        let mut stdin = seal.0.stdin.take().unwrap();
+        stdin.write_all(&minimal_pdf()[..20]).unwrap();
+
+        let partial = wait_for_partial_output(home.path());
+        let partial_mode = mode_of(&partial);
+        let pid = Pid::from_raw(seal.0.id().try_into().unwrap()).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+        let status = seal.0.wait().unwrap();
+
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut seal.0.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(code), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("stopped by {name}")), "{stderr}");
+        assert_eq!(partial_mode, 0o600, "the temporary output is private");
+        assert!(!partial.exists(), "{name} left {}", partial.display());
+        assert!(!home.path().join("out.pdf").exists());
+        drop(stdin);
+    }
+}
+
+/// Kills the process when the test ends, however it ends.
 struct Running(Child);
 
 impl Drop for Running {

@@ -2,14 +2,21 @@
 
 #[path = "common/app.rs"]
 mod app;
+mod common;
+#[path = "common/raw_http.rs"]
+mod raw_http;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use pdf_seal::config::SealLimits;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
-use app::{FixedSigner, spawn_app};
+use app::{FixedSigner, spawn_app, spawn_app_with_limits};
+use common::minimal_pdf;
+use raw_http::{read_response, send_partial};
 
 static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
@@ -60,7 +67,11 @@ async fn a_failed_request_is_summarised_once_without_its_query_or_body() {
     let response = request.body("body-bytes-value").send().await.unwrap();
     let status = response.status().as_u16();
 
-    let summaries = summaries_for(&buffer, "/api/seal");
+    // Other tests of this binary seal too; only this one sends a body of 16 bytes.
+    let summaries: Vec<Value> = summaries_for(&buffer, "/api/seal")
+        .into_iter()
+        .filter(|summary| summary["pdf.size_bytes"] == 16)
+        .collect();
     let log = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
     assert_eq!(summaries.len(), 1, "{log}");
     let summary = &summaries[0];
@@ -91,4 +102,55 @@ async fn an_unknown_path_is_summarised_with_its_problem_type() {
     assert_eq!(summaries.len(), 1);
     assert_eq!(summaries[0]["problem.type"], "/problems/not-found");
     assert_eq!(summaries[0]["http.status"], 404);
+}
+
+#[tokio::test]
+async fn a_busy_refusal_is_summarised_at_warn_and_a_stalled_body_at_info() {
+    let buffer = capture_logs();
+    let limits = SealLimits {
+        body_idle_timeout: Duration::from_millis(500),
+        max_concurrent_seals: 1,
+        ..SealLimits::default()
+    };
+    let app = spawn_app_with_limits(Arc::new(FixedSigner), limits);
+    let address = app.base_url.trim_start_matches("http://").parse().unwrap();
+    let head = "POST /api/seal HTTP/1.1\r\nContent-Type: application/pdf\r\nContent-Length: 1000";
+    let mut stalled = send_partial(address, head, b"%PDF-1.7\n").await;
+
+    let mut status = 0;
+    for _ in 0..40 {
+        let request = app.client.post(app.url("/api/seal"));
+        let request = request.header(CONTENT_TYPE, "application/pdf");
+        status = request
+            .body(minimal_pdf())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let timed_out = read_response(&mut stalled).await;
+
+    assert_eq!(status, 503);
+    assert_eq!(timed_out.status, 408);
+    assert_eq!(
+        timed_out.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(timed_out.json()["type"], "/problems/request-timeout");
+    let summaries = summaries_for(&buffer, "/api/seal");
+    let level_of = |problem: &str| {
+        let matching: Vec<&Value> = summaries
+            .iter()
+            .filter(|summary| summary["problem.type"] == problem)
+            .collect();
+        assert_eq!(matching.len(), 1, "{problem}: {summaries:?}");
+        matching[0]["level"].clone()
+    };
+    assert_eq!(level_of("/problems/busy"), "WARN");
+    assert_eq!(level_of("/problems/request-timeout"), "INFO");
 }

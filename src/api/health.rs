@@ -1,4 +1,4 @@
-//! `GET /api/health`.
+//! `GET /api/health` and `HEAD /api/health`.
 
 use actix_web::HttpResponse;
 use serde::Serialize;
@@ -12,7 +12,8 @@ struct Health {
 /// Check that the service is up.
 ///
 /// Answers `200` with `{"status": "ok", "version": "<pdf-seal version>"}`. It does not call
-/// the signer, so it stays cheap enough for frequent probes.
+/// the signer, so it stays cheap enough for frequent probes. `HEAD` answers the same status
+/// and headers without the body (actix-http leaves the body out for `HEAD`).
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",

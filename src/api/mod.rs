@@ -6,6 +6,7 @@ pub mod fallback;
 pub mod health;
 pub mod panic_guard;
 pub mod problem;
+pub mod request_body;
 pub mod request_log;
 pub mod seal;
 pub mod seal_json;
@@ -16,26 +17,41 @@ use std::sync::Arc;
 
 use actix_web::web;
 use pdf_seal_core::signer::Signer;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::config::SealLimits;
 use panic_guard::guarded;
+use problem::ApiError;
 
-/// What every request handler shares.
+/// What every request handler shares; its clones share one count of seals in progress.
 #[derive(Clone)]
 pub struct AppState {
     /// The signer of every seal.
     pub signer: Arc<dyn Signer>,
-    /// The largest PDF a direct seal accepts, in bytes (`PDF_SEAL_MAX_BODY_BYTES`).
-    pub max_body_bytes: u64,
+    /// What a seal request may take.
+    pub limits: SealLimits,
+    /// A permit for each seal that may run at once.
+    seals: Arc<Semaphore>,
 }
 
 impl AppState {
-    /// The state of a service that seals with `signer` and accepts PDFs of up to
-    /// `max_body_bytes`.
-    pub fn new(signer: Arc<dyn Signer>, max_body_bytes: u64) -> Self {
+    /// The state of a service that seals with `signer` within `limits`.
+    pub fn new(signer: Arc<dyn Signer>, limits: SealLimits) -> Self {
+        let seals = Arc::new(Semaphore::new(limits.max_concurrent_seals));
         Self {
             signer,
-            max_body_bytes,
+            limits,
+            seals,
         }
+    }
+
+    /// Takes one of the `max_concurrent_seals` permits, or refuses at once with a 503 when all
+    /// are taken: waiting would keep the request's connection open and its body unread for
+    /// an unknown time. The permit is given back when dropped.
+    pub fn start_seal(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.seals)
+            .try_acquire_owned()
+            .map_err(|_| ApiError::busy())
     }
 }
 
@@ -46,7 +62,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/health")
                 .route(web::get().to(guarded(health::health)))
-                .default_service(fallback::method_not_allowed("GET")),
+                .route(web::head().to(guarded(health::health)))
+                .default_service(fallback::method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/api/seal")

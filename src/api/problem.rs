@@ -2,11 +2,11 @@
 //!
 //! Each cause has a stable problem `type`, a relative reference `/problems/<slug>` that
 //! clients and flows can test for. Client errors carry a `detail` that names the cause; a 5xx
-//! answer is always the same generic body, and its cause goes to the log once, in the request
+//! answer has a fixed detail for its type, and its cause goes to the log once, in the request
 //! summary (see [`super::request_log`]).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, CONTENT_TYPE};
+use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderName, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use pdf_seal_core::{ErrorKind, SealError};
 use serde::Serialize;
@@ -14,8 +14,11 @@ use serde::Serialize;
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// The `detail` of every 5xx answer.
+/// The `detail` of every 500 answer.
 pub const INTERNAL_DETAIL: &str = "internal error";
+
+/// The seconds a client should wait before it sends a request refused as busy again.
+pub const BUSY_RETRY_AFTER_SECS: &str = "5";
 
 /// A stable cause of failure: one problem `type`, status and title each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,11 +29,13 @@ pub enum ProblemType {
     InvalidOption,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RequestTimeout,
     EncryptedPdf,
     CertifiedPdf,
     UnreadablePdf,
     NotFound,
     MethodNotAllowed,
+    Busy,
     Internal,
 }
 
@@ -44,11 +49,13 @@ impl ProblemType {
             Self::InvalidOption => "/problems/invalid-option",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
+            Self::RequestTimeout => "/problems/request-timeout",
             Self::EncryptedPdf => "/problems/encrypted-pdf-not-supported",
             Self::CertifiedPdf => "/problems/certified-pdf",
             Self::UnreadablePdf => "/problems/unreadable-pdf",
             Self::NotFound => "/problems/not-found",
             Self::MethodNotAllowed => "/problems/method-not-allowed",
+            Self::Busy => "/problems/busy",
             Self::Internal => "/problems/internal-error",
         }
     }
@@ -61,11 +68,13 @@ impl ProblemType {
             }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::EncryptedPdf | Self::CertifiedPdf | Self::UnreadablePdf => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,11 +89,13 @@ impl ProblemType {
             Self::InvalidOption => "Invalid option",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
+            Self::RequestTimeout => "Request timeout",
             Self::EncryptedPdf => "Encrypted PDF not supported",
             Self::CertifiedPdf => "Certified PDF",
             Self::UnreadablePdf => "Unreadable PDF",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
+            Self::Busy => "Busy",
             Self::Internal => "Internal error",
         }
     }
@@ -97,7 +108,7 @@ pub struct ApiError {
     problem: ProblemType,
     detail: String,
     cause: Option<anyhow::Error>,
-    allow: Option<&'static str>,
+    header: Option<(HeaderName, &'static str)>,
 }
 
 impl ApiError {
@@ -107,7 +118,7 @@ impl ApiError {
             problem,
             detail: detail.into(),
             cause: None,
-            allow: None,
+            header: None,
         }
     }
 
@@ -117,7 +128,20 @@ impl ApiError {
             problem: ProblemType::Internal,
             detail: INTERNAL_DETAIL.to_owned(),
             cause: Some(cause.into()),
-            allow: None,
+            header: None,
+        }
+    }
+
+    /// A 503 for a request that finds every seal in use; `Retry-After` says when to try again,
+    /// and Power Automate does.
+    pub fn busy() -> Self {
+        let detail = format!(
+            "the service is sealing as many documents as it may at once; retry in \
+             {BUSY_RETRY_AFTER_SECS} seconds"
+        );
+        Self {
+            header: Some((RETRY_AFTER, BUSY_RETRY_AFTER_SECS)),
+            ..Self::new(ProblemType::Busy, detail)
         }
     }
 
@@ -125,7 +149,7 @@ impl ApiError {
     pub fn method_not_allowed(method: &str, path: &str, allow: &'static str) -> Self {
         let detail = format!("{method} is not allowed on {path}; use {allow}");
         Self {
-            allow: Some(allow),
+            header: Some((ALLOW, allow)),
             ..Self::new(ProblemType::MethodNotAllowed, detail)
         }
     }
@@ -175,16 +199,17 @@ impl ResponseError for ApiError {
             problem_type: self.problem.uri(),
             title: self.problem.title(),
             status: self.problem.status().as_u16(),
-            detail: match self.problem.status().is_server_error() {
-                true => INTERNAL_DETAIL,
-                false => &self.detail,
+            // A cause of a 500 may hold anything, so only a fixed text goes out.
+            detail: match self.problem {
+                ProblemType::Internal => INTERNAL_DETAIL,
+                _ => &self.detail,
             },
         };
 
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((CONTENT_TYPE, PROBLEM_JSON));
-        if let Some(allow) = self.allow {
-            response.insert_header((ALLOW, allow));
+        if let Some((name, value)) = &self.header {
+            response.insert_header((name.clone(), *value));
         }
         // Serialising four plain fields cannot fail.
         response.body(serde_json::to_vec(&body).unwrap_or_default())
@@ -289,6 +314,19 @@ mod tests {
         let api = ApiError::from(SealError::from(SignerError::Failed("hsm offline".into())));
 
         assert!(format!("{:#}", api.cause().unwrap()).contains("hsm offline"));
+    }
+
+    #[actix_web::test]
+    async fn busy_says_when_to_retry_in_header_and_detail() {
+        let error = ApiError::busy();
+        let retry_after = error.error_response().headers().get(RETRY_AFTER).cloned();
+
+        let (status, _, body) = body_of(error).await;
+
+        assert_eq!(status, 503);
+        assert_eq!(retry_after.unwrap(), "5");
+        assert_eq!(body["type"], "/problems/busy");
+        assert!(body["detail"].as_str().unwrap().contains("retry"), "{body}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage as _};
 use tracing::Instrument as _;
 
-use super::problem::ApiError;
+use super::problem::{ApiError, ProblemType};
 
 /// The size of the request's PDF, which a handler records in the request's extensions for
 /// the summary.
@@ -19,7 +19,8 @@ pub struct PdfSize(pub u64);
 /// Runs the request in a span and logs one summary event: method, path without its query
 /// string (function keys travel as `?code=`), status, `duration_ms` (until the answer's head
 /// is ready), `pdf.size_bytes` when known, and the problem type of a failure. Client errors
-/// are logged at info, 5xx at error with their cause; bodies, headers and query values never.
+/// are logged at info, a refusal for being busy at warn, other 5xx at error with their cause;
+/// bodies, headers and query values never.
 pub async fn summarise(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -63,7 +64,19 @@ impl Summary<'_> {
         let api_error = error.and_then(|error| error.as_error::<ApiError>());
         let problem = api_error.map(|error| error.problem().uri());
 
-        if status.is_server_error() {
+        // A few refusals in a burst are expected; many mean PDF_SEAL_MAX_CONCURRENT_SEALS or
+        // the capacity behind it is too small.
+        let busy = api_error.is_some_and(|error| error.problem() == ProblemType::Busy);
+        if busy {
+            tracing::warn!(
+                http.method = self.method,
+                http.path = self.path,
+                http.status = status.as_u16(),
+                duration_ms,
+                problem.r#type = problem,
+                "request refused: every seal is in use"
+            );
+        } else if status.is_server_error() {
             let cause = match api_error {
                 Some(api_error) => api_error.cause().map(|cause| format!("{cause:#}")),
                 None => error.map(ToString::to_string),

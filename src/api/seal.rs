@@ -9,9 +9,10 @@ use pdf_seal_core::{SealOptions, Sealed};
 
 use super::AppState;
 use super::problem::{ApiError, ProblemType};
+use super::request_body::{BodyTimeouts, content_length, read_limited, refuse_content_encoding};
 use super::request_log::PdfSize;
 use super::seal_json::parse_json;
-use super::seal_request::{BodyKind, RequestedOptions, content_length, read_limited};
+use super::seal_request::{BodyKind, RequestedOptions};
 use super::seal_response::respond;
 
 /// Seal a PDF
@@ -22,7 +23,11 @@ use super::seal_response::respond;
 /// The body is the PDF itself (`application/pdf` or `application/octet-stream`), or JSON
 /// (`application/json`) carrying it as base64: `{"file": {"$content-type": "application/pdf",
 /// "$content": "<base64>"}}` as flows hold files, or `{"fileContent": "<base64>"}`. The PDF
-/// may have at most `PDF_SEAL_MAX_BODY_BYTES` bytes.
+/// may have at most `PDF_SEAL_MAX_BODY_BYTES` bytes. It is taken as sent: any
+/// `Content-Encoding` but `identity` is answered 415. A body that stops arriving for
+/// `PDF_SEAL_BODY_IDLE_TIMEOUT_SECS`, or is not complete after `PDF_SEAL_BODY_TIMEOUT_SECS`, is
+/// answered 408. At most `PDF_SEAL_MAX_CONCURRENT_SEALS` seals run at once; one more is
+/// answered 503 at once with `Retry-After`.
 ///
 /// Options, all optional, go in the query string (`reason`, `location`, `contactInfo`,
 /// `fieldName`, `digest` = `sha256` | `sha384` | `sha512`) or, with a JSON body, beside the
@@ -41,16 +46,24 @@ pub async fn seal(
     // Checked now so that a bad option is refused before a large body is read.
     query.to_seal_options()?;
     let kind = BodyKind::of(&request)?;
-    let limit = kind.body_limit(state.max_body_bytes);
+    refuse_content_encoding(&request)?;
+    let limits = &state.limits;
+    let size_limit = kind.body_limit(limits.max_body_bytes);
+    let timeouts = BodyTimeouts {
+        idle: limits.body_idle_timeout,
+        total: limits.body_timeout,
+    };
 
-    let raw = read_limited(body, content_length(&request), limit).await?;
+    // Held until the answer is built, so that the documents in memory stay within the limit.
+    let _seal_permit = state.start_seal()?;
+    let raw = read_limited(body, content_length(&request), size_limit, timeouts).await?;
     if raw.is_empty() {
         return Err(not_a_pdf("the request body is empty; send the PDF"));
     }
     let (pdf, options) = match kind {
         BodyKind::Pdf => (raw, query),
         BodyKind::Json => {
-            let (pdf, body_options) = parse_json(&raw, state.max_body_bytes)?;
+            let (pdf, body_options) = parse_json(&raw, limits.max_body_bytes)?;
             drop(raw);
             (pdf, query.merge(body_options)?)
         }

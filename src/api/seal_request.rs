@@ -1,11 +1,8 @@
-//! Reading a seal request: the body's media type, its size limit and the options. The JSON
-//! forms of the body are in [`super::seal_json`].
+//! Reading a seal request: the body's media type, its size limit and the options. The body
+//! itself is read by [`super::request_body`]; its JSON forms are in [`super::seal_json`].
 
 use actix_web::HttpRequest;
-use actix_web::error::PayloadError;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use actix_web::http::header::CONTENT_TYPE;
 use pdf_seal_core::SealOptions;
 use pdf_seal_core::signer::DigestAlgorithm;
 use serde::Deserialize;
@@ -64,46 +61,6 @@ impl BodyKind {
 fn unsupported(what: &str) -> ApiError {
     let detail = format!("{what}; send the PDF as {ACCEPTED_MEDIA_TYPES}");
     ApiError::new(ProblemType::UnsupportedMediaType, detail)
-}
-
-/// The declared `Content-Length`, if any.
-pub fn content_length(request: &HttpRequest) -> Option<u64> {
-    let value = request.headers().get(CONTENT_LENGTH)?;
-    value.to_str().ok()?.trim().parse().ok()
-}
-
-/// Reads a body of at most `limit` bytes. A larger declared length is refused before
-/// anything is read, and a body without one is counted as it arrives and refused as soon as
-/// it passes the limit, so no more than `limit` bytes are ever held.
-pub async fn read_limited<S>(
-    mut body: S,
-    declared_bytes: Option<u64>,
-    limit: u64,
-) -> Result<Bytes, ApiError>
-where
-    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
-{
-    let too_large = || {
-        let detail = format!("the request body is larger than the limit of {limit} bytes");
-        ApiError::new(ProblemType::PayloadTooLarge, detail)
-    };
-    if declared_bytes.is_some_and(|declared| declared > limit) {
-        return Err(too_large());
-    }
-
-    let capacity = declared_bytes.unwrap_or(0).min(limit);
-    let mut buffer = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|error| {
-            let detail = format!("the request body could not be read: {error}");
-            ApiError::new(ProblemType::InvalidRequest, detail)
-        })?;
-        if (buffer.len() + chunk.len()) as u64 > limit {
-            return Err(too_large());
-        }
-        buffer.extend_from_slice(&chunk);
-    }
-    Ok(buffer.freeze())
 }
 
 /// The options of a seal as the caller wrote them, from the query string or the JSON body.
@@ -201,42 +158,7 @@ fn pick(
 
 #[cfg(test)]
 mod tests {
-    use futures_util::stream;
-
     use super::*;
-
-    fn chunks(sizes: &[usize]) -> impl Stream<Item = Result<Bytes, PayloadError>> + Unpin {
-        let items: Vec<_> = sizes
-            .iter()
-            .map(|&n| Ok(Bytes::from(vec![b'x'; n])))
-            .collect();
-        stream::iter(items)
-    }
-
-    #[actix_web::test]
-    async fn reads_a_body_within_the_limit() {
-        let body = read_limited(chunks(&[3, 4]), None, 7).await.unwrap();
-
-        assert_eq!(body.len(), 7);
-    }
-
-    #[actix_web::test]
-    async fn refuses_a_declared_length_over_the_limit_before_reading() {
-        let never_polled = stream::pending();
-
-        let error = read_limited(never_polled, Some(8), 7).await.unwrap_err();
-
-        assert_eq!(error.problem(), ProblemType::PayloadTooLarge);
-    }
-
-    #[actix_web::test]
-    async fn refuses_a_body_without_length_as_soon_as_it_passes_the_limit() {
-        let endless = stream::repeat_with(|| Ok(Bytes::from_static(b"0123456789")));
-
-        let error = read_limited(endless, None, 25).await.unwrap_err();
-
-        assert_eq!(error.problem(), ProblemType::PayloadTooLarge);
-    }
 
     #[test]
     fn the_json_limit_is_the_base64_of_the_pdf_limit_plus_64_kib() {

@@ -1,14 +1,16 @@
 //! `pdf-seal seal IN.pdf -o OUT.pdf`: seals one file with the same engine as the service.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use pdf_seal_core::signer::DigestAlgorithm;
 use pdf_seal_core::{ErrorKind, SealError, SealOptions};
 
-use super::CliError;
-use super::seal_io::{Input, Output, describe};
+use super::interrupt::{PartialOutput, remove_partial_output_on_signals};
+use super::seal_input::Input;
+use super::seal_output::Output;
+use super::{CliError, describe};
 use crate::config::{Environment, LogSettings, SignerArgs, SignerSettings};
 use crate::{signing, telemetry};
 
@@ -19,8 +21,8 @@ pub struct SealArgs {
     #[arg(value_name = "IN.pdf")]
     pub input: PathBuf,
 
-    /// Where to write the sealed PDF (replaced whole, never left half-written); - writes
-    /// standard output
+    /// Where to write the sealed PDF (replaced whole, never left half-written, keeping its
+    /// permissions; a symbolic link is followed and kept); - writes standard output
     #[arg(short, long, value_name = "OUT.pdf")]
     pub output: PathBuf,
 
@@ -49,18 +51,33 @@ pub struct SealArgs {
 }
 
 /// Seals the input, writes the output and prints a one-line summary on standard error.
+///
+/// SIGINT and SIGTERM remove the temporary output before the process exits (see the
+/// `interrupt` module); SIGKILL cannot be caught and can leave it behind.
 pub fn run(args: SealArgs) -> Result<(), CliError> {
     let env = Environment::from_process();
     let log = LogSettings::resolve(&env, std::io::stderr().is_terminal())?;
     let signer_settings = SignerSettings::resolve(&args.signer, &env)?;
     telemetry::init(&log);
+    let partial = PartialOutput::default();
+    remove_partial_output_on_signals(partial.clone())?;
 
-    let input = Input::open(&args.input)?;
-    let mut output = Output::create(&args.output)?;
+    let stdin = args.input == Path::new("-");
+    let file = match stdin {
+        true => None,
+        false => Some(Input::open_file(&args.input)?),
+    };
+    let mut output = Output::create(&args.output, &partial)?;
     let loaded = signing::load(&signer_settings)?;
     if let Some(files) = &loaded.development {
         signing::warn_development(files);
     }
+    // Standard input is read last, so that a destination or a signer that cannot be used is
+    // refused before a long input is waited for.
+    let input = match file {
+        Some(file) => file,
+        None => Input::read_stdin()?,
+    };
 
     let options = SealOptions {
         reason: args.reason,
@@ -84,8 +101,10 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
     prefix.map_err(|_| CliError::Failed(anyhow::anyhow!("copying the input panicked")))??;
 
     let written = output.finish(&input, &sealed.increment)?;
+    // The field name is quoted and escaped like a Rust string: it comes from the user or the
+    // document, and a line break in it must not start a line of its own.
     eprintln!(
-        "pdf-seal: sealed {} into {} (field {}, {written} bytes)",
+        "pdf-seal: sealed {} into {} (field {:?}, {written} bytes)",
         describe(&args.input, "standard input"),
         describe(&args.output, "standard output"),
         sealed.field_name,

@@ -40,13 +40,16 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let listener =
         TcpListener::bind(http.bind).with_context(|| format!("binding {}", http.bind))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    let state = AppState::new(loaded.signer, http.max_body_bytes);
+    let state = AppState::new(loaded.signer, http.limits.clone());
     actix_web::rt::System::new().block_on(async move {
         let server = server::listen(listener, state).context("starting the HTTP server")?;
         announce(address)?;
         tracing::info!(
             http.address = %address,
-            http.max_body_bytes = http.max_body_bytes,
+            http.max_body_bytes = http.limits.max_body_bytes,
+            http.body_idle_timeout_secs = http.limits.body_idle_timeout.as_secs(),
+            http.body_timeout_secs = http.limits.body_timeout.as_secs(),
+            http.max_concurrent_seals = http.limits.max_concurrent_seals,
             "listening"
         );
         server.await.context("serving HTTP")?;

@@ -1,23 +1,14 @@
-//! Settings of the HTTP service: where it listens and how large a request may be.
+//! Settings of the HTTP service: where it listens and what a seal request may take.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use super::{ConfigError, Environment};
+use super::{ConfigError, Environment, SealLimits};
 
 /// The address used when neither `--bind` nor `FUNCTIONS_CUSTOMHANDLER_PORT` is given.
 pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7071);
 
-/// The default of [`HttpSettings::max_body_bytes`]: 50 MiB.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 50 * 1024 * 1024;
-
-/// The largest accepted value of `PDF_SEAL_MAX_BODY_BYTES`: 1 GiB. A direct seal holds the
-/// whole document in memory, so larger documents belong to blob mode.
-pub const MAX_MAX_BODY_BYTES: u64 = 1024 * 1024 * 1024;
-
 /// The port the Azure Functions host gives a custom handler to listen on.
 pub const FUNCTIONS_PORT_VARIABLE: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
-
-const MAX_BODY_VARIABLE: &str = "PDF_SEAL_MAX_BODY_BYTES";
 
 /// Settings of `pdf-seal serve`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,8 +16,8 @@ pub struct HttpSettings {
     /// The loopback address and port to listen on: `--bind`, else 127.0.0.1 and
     /// `FUNCTIONS_CUSTOMHANDLER_PORT`, else [`DEFAULT_BIND`]. Port 0 picks a free port.
     pub bind: SocketAddr,
-    /// `PDF_SEAL_MAX_BODY_BYTES`: the largest PDF a direct seal accepts, in bytes.
-    pub max_body_bytes: u64,
+    /// The size, time and concurrency limits of seal requests.
+    pub limits: SealLimits,
 }
 
 impl HttpSettings {
@@ -53,14 +44,8 @@ impl HttpSettings {
             ));
         }
 
-        let max_body_bytes = match env.get(MAX_BODY_VARIABLE)? {
-            Some(text) => parse_max_body(&text)?,
-            None => DEFAULT_MAX_BODY_BYTES,
-        };
-        Ok(Self {
-            bind,
-            max_body_bytes,
-        })
+        let limits = SealLimits::resolve(env)?;
+        Ok(Self { bind, limits })
     }
 }
 
@@ -83,24 +68,6 @@ fn functions_address(port: &str) -> Result<SocketAddr, ConfigError> {
     Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
 }
 
-fn parse_max_body(text: &str) -> Result<u64, ConfigError> {
-    let invalid = || {
-        ConfigError::new(
-            MAX_BODY_VARIABLE,
-            format!(
-                "expected a number of bytes from 1 to {MAX_MAX_BODY_BYTES}, found {text:?} \
-                 (the default is {DEFAULT_MAX_BODY_BYTES})"
-            ),
-        )
-    };
-
-    let bytes: u64 = text.trim().parse().map_err(|_| invalid())?;
-    if bytes == 0 || bytes > MAX_MAX_BODY_BYTES {
-        return Err(invalid());
-    }
-    Ok(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,11 +77,10 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_loopback_port_7071_and_50_mib() {
+    fn defaults_to_loopback_port_7071() {
         let settings = HttpSettings::resolve(None, &env(&[])).unwrap();
 
         assert_eq!(settings.bind.to_string(), "127.0.0.1:7071");
-        assert_eq!(settings.max_body_bytes, 52_428_800);
     }
 
     #[test]
@@ -152,21 +118,5 @@ mod tests {
         let error = HttpSettings::resolve(None, &env(&[(FUNCTIONS_PORT_VARIABLE, "http")]));
 
         assert_eq!(error.unwrap_err().variable, FUNCTIONS_PORT_VARIABLE);
-    }
-
-    #[test]
-    fn reads_the_body_limit() {
-        let settings = HttpSettings::resolve(None, &env(&[(MAX_BODY_VARIABLE, "1024")]));
-
-        assert_eq!(settings.unwrap().max_body_bytes, 1024);
-    }
-
-    #[test]
-    fn refuses_a_body_limit_of_zero_words_or_too_many_bytes() {
-        for bad in ["0", "fifty", "", "1073741825"] {
-            let error = HttpSettings::resolve(None, &env(&[(MAX_BODY_VARIABLE, bad)]));
-
-            assert_eq!(error.unwrap_err().variable, MAX_BODY_VARIABLE, "{bad:?}");
-        }
     }
 }

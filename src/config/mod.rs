@@ -7,6 +7,7 @@
 //! print it and stop with exit code 2.
 
 pub mod http;
+pub mod limits;
 pub mod log;
 pub mod secret;
 pub mod signer;
@@ -15,6 +16,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 
 pub use http::HttpSettings;
+pub use limits::SealLimits;
 pub use log::{LogFormat, LogSettings};
 pub use secret::Secret;
 pub use signer::{SignerArgs, SignerSettings, SigningKeySource};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use pdf_seal::api::AppState;
+use pdf_seal::config::SealLimits;
 use pdf_seal_core::signer::{DigestAlgorithm, DocumentDigest, Signer, SignerError};
 use x509_cert::Certificate;
 
@@ -25,9 +26,18 @@ impl TestApp {
 
 /// Starts the API with `signer` and a PDF limit of `max_body_bytes`, with one worker.
 pub fn spawn_app(signer: Arc<dyn Signer>, max_body_bytes: u64) -> TestApp {
+    let limits = SealLimits {
+        max_body_bytes,
+        ..SealLimits::default()
+    };
+    spawn_app_with_limits(signer, limits)
+}
+
+/// Starts the API with `signer` and `limits`, with one worker.
+pub fn spawn_app_with_limits(signer: Arc<dyn Signer>, limits: SealLimits) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     let address = listener.local_addr().unwrap();
-    let state = AppState::new(signer, max_body_bytes);
+    let state = AppState::new(signer, limits);
     let server = pdf_seal::server::listen_with_workers(listener, state, 1).unwrap();
     tokio::spawn(server);
 
