@@ -10,36 +10,6 @@ use crate::signer::DigestAlgorithm;
 use crate::signer::local::RsaPadding;
 use crate::signer::local::testing::{KeyKind, OpenSsl};
 
-/// Runs `openssl cms -verify` on `cms` over `content`; `Err` holds openssl's messages.
-fn openssl_verify(ssl: &OpenSsl, cms: &[u8], content: &[u8]) -> Result<(), String> {
-    ssl.write("sig.der", cms);
-    ssl.write("data.bin", content);
-
-    let output = ssl.try_run(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        "sig.der",
-        "-content",
-        "data.bin",
-        "-CAfile",
-        "root.pem",
-        "-purpose",
-        "any",
-        "-out",
-        "verified.bin",
-    ]);
-
-    let messages = String::from_utf8_lossy(&output.stderr).into_owned();
-    match output.status.success() && messages.contains("Verification successful") {
-        true => Ok(()),
-        false => Err(messages),
-    }
-}
-
 /// Makes a chain with a `kind` leaf, seals [`DOCUMENT`] and asks openssl to verify it.
 async fn openssl_accepts(kind: KeyKind, padding: RsaPadding, algorithm: DigestAlgorithm) {
     let ssl = OpenSsl::new();
@@ -48,7 +18,7 @@ async fn openssl_accepts(kind: KeyKind, padding: RsaPadding, algorithm: DigestAl
 
     let cms = sign_document(&signer, algorithm).await;
 
-    openssl_verify(&ssl, &cms, DOCUMENT)
+    ssl.verify_cms(&cms, DOCUMENT)
         .unwrap_or_else(|e| panic!("{kind:?} {padding:?} {algorithm}: openssl refused:\n{e}"));
 }
 
@@ -113,7 +83,7 @@ async fn openssl_refuses_the_seal_over_altered_content() {
     ssl.chain(KeyKind::P256);
     let cms = sign_document(&cades_signer(&ssl), DigestAlgorithm::Sha256).await;
 
-    let result = openssl_verify(&ssl, &cms, b"%PDF-1.7 some other document");
+    let result = ssl.verify_cms(&cms, b"%PDF-1.7 some other document");
 
     let messages = result.expect_err("altered content must not verify");
     assert!(messages.contains("content verify error"), "{messages}");

@@ -164,21 +164,5 @@ async fn local_signer_loads_the_credentials_and_seals_what_openssl_verifies() {
 
     let cms = CadesSigner::new(signer).sign(&digest).await.unwrap();
 
-    ssl.write("sig.der", &cms);
-    ssl.write("data.bin", data);
-    ssl.run(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        "sig.der",
-        "-content",
-        "data.bin",
-        "-CAfile",
-        "root.pem",
-        "-out",
-        "verified.bin",
-    ]);
+    ssl.verify_cms(&cms, data).unwrap();
 }

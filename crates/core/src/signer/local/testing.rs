@@ -102,6 +102,36 @@ impl OpenSsl {
         output
     }
 
+    /// Runs `openssl cms -verify` on the detached `cms` over `content`, trusting `root.pem` in
+    /// the directory; `Err` holds openssl's messages. The signer certificate's purpose is not
+    /// checked (`-purpose any`): seal certificates need not be S/MIME certificates.
+    pub fn verify_cms(&self, cms: &[u8], content: &[u8]) -> Result<(), String> {
+        self.write("sig.der", cms);
+        self.write("data.bin", content);
+        let output = self.try_run(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "sig.der",
+            "-content",
+            "data.bin",
+            "-CAfile",
+            "root.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "verified.bin",
+        ]);
+        let messages = String::from_utf8_lossy(&output.stderr).into_owned();
+        match output.status.success() && messages.contains("Verification successful") {
+            true => Ok(()),
+            false => Err(messages),
+        }
+    }
+
     /// `NAME.key`: a new unencrypted PKCS#8 key.
     pub fn key(&self, name: &str, kind: KeyKind) {
         let out = format!("{name}.key");
