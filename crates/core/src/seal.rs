@@ -169,8 +169,9 @@ fn plan(
     }
     let target = form::choose_field(&mut doc, options.field_name.as_deref())?
         .map_err(SealError::InvalidOption)?;
-    form::first_page(&mut doc)?;
-    let update = form::build_update(&mut doc, &target, signature_dictionary(options))?;
+    // Walked whatever the target, so that a page tree with a cycle is always refused.
+    let page = form::first_page(&mut doc)?;
+    let update = form::build_update(&mut doc, &target, page, signature_dictionary(options))?;
     Ok((update, target.name().to_string()))
 }
 

@@ -192,10 +192,12 @@ fn top_level_fields<S: Source + ?Sized>(doc: &mut Document<'_, S>) -> Result<Vec
     Ok(found)
 }
 
-/// Builds the update that adds the signature dictionary `signature` in `target`.
+/// Builds the update that adds the signature dictionary `signature` in `target`; a new field's
+/// widget goes on `page`, the first page as [`first_page`] found it.
 pub fn build_update<S: Source + ?Sized>(
     doc: &mut Document<'_, S>,
     target: &FieldTarget,
+    page: ObjRef,
     signature: Dictionary,
 ) -> Result<Update, PdfError> {
     let mut next = doc.next_object_number();
@@ -215,7 +217,6 @@ pub fn build_update<S: Source + ?Sized>(
 
     let new_field = match target {
         FieldTarget::New { name } => {
-            let page = first_page(doc)?;
             let widget = new_ref(allocate());
             objects.insert(
                 widget.num,

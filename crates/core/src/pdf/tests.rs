@@ -141,7 +141,8 @@ fn an_indirect_annots_array_is_rewritten_on_its_own() {
     let target = form::FieldTarget::New {
         name: "Seal1".into(),
     };
-    let update = form::build_update(&mut doc, &target, Default::default()).unwrap();
+    let page = form::first_page(&mut doc).unwrap();
+    let update = form::build_update(&mut doc, &target, page, Default::default()).unwrap();
     assert!(
         !update.objects.contains_key(&3),
         "the page itself stays as it was"
