@@ -7,6 +7,8 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod jobs;
 pub mod server;
 pub mod signing;
+pub mod storage;
 pub mod telemetry;

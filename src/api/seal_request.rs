@@ -5,7 +5,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header::CONTENT_TYPE;
 use pdf_seal_core::SealOptions;
 use pdf_seal_core::signer::DigestAlgorithm;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::problem::{ApiError, ProblemType};
 
@@ -65,18 +65,23 @@ fn unsupported(what: &str) -> ApiError {
 
 /// The options of a seal as the caller wrote them, from the query string or the JSON body.
 /// An empty value counts as absent, since flows send empty strings for unset fields.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestedOptions {
     /// `reason`: the /Reason of the signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// `location`: the /Location of the signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// `contactInfo`: the /ContactInfo of the signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_info: Option<String>,
     /// `fieldName`: the name of the new signature field.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub field_name: Option<String>,
     /// `digest`: `sha256`, `sha384` or `sha512`, checked by [`Self::to_seal_options`].
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
 }
 
@@ -121,7 +126,9 @@ impl RequestedOptions {
         })
     }
 
-    fn without_empty_values(self) -> Self {
+    /// The same options without those given as empty strings, which flows send for unset
+    /// fields.
+    pub fn without_empty_values(self) -> Self {
         let keep = |value: Option<String>| value.filter(|text| !text.is_empty());
         Self {
             reason: keep(self.reason),

@@ -10,4 +10,4 @@ pub mod pdf;
 pub mod seal;
 pub mod signer;
 
-pub use seal::{ErrorKind, SealError, SealOptions, Sealed, seal};
+pub use seal::{ErrorKind, Prepared, SealError, SealOptions, Sealed, prepare, seal};

@@ -107,54 +107,91 @@ const PLACEHOLDER_MARGIN: usize = 32;
 /// How many times the placeholder may be enlarged before giving up.
 const MAX_ATTEMPTS: usize = 3;
 
-/// Hashing reads a source that is not in memory in chunks of this size.
-const HASH_CHUNK: usize = 1 << 20;
-
 /// Seals `source` with `signer`: the result is the increment to append to the original bytes.
 ///
-/// The steps of DESIGN.md section 3: plan the update from the few objects it touches, lay it
-/// out with a placeholder sized by the signer's dry run, digest the byte ranges (the original
-/// bytes are hashed once, however often the placeholder must grow), sign, embed.
+/// The steps of DESIGN.md section 3: [`prepare`] plans the update from the few objects it
+/// touches and hashes the original bytes; [`Prepared::sign`] lays the update out with a
+/// placeholder sized by the signer's dry run, digests the byte ranges, signs and embeds.
 pub async fn seal(
     source: &(impl Source + ?Sized),
     options: &SealOptions,
     signer: &dyn Signer,
 ) -> Result<Sealed, SealError> {
+    prepare(source, options)?.sign(signer).await
+}
+
+/// The part of a seal that reads the document: planning the update and hashing the original
+/// bytes, which are read once, in order, through [`Source::read_all`]. It blocks on the
+/// source's reads and does CPU work that grows with the document, so callers in an async
+/// context run it on a blocking thread; signing, which may wait on a remote service, is
+/// [`Prepared::sign`].
+pub fn prepare(
+    source: &(impl Source + ?Sized),
+    options: &SealOptions,
+) -> Result<Prepared, SealError> {
     let (update, field_name) = plan(source, options)?;
     let base = source.len();
     let prefix = hash_source(source, options)?;
+    Ok(Prepared {
+        update,
+        field_name,
+        base,
+        prefix,
+        digest: options.digest,
+    })
+}
 
-    let mut capacity = signer.estimated_cms_len(options.digest) + PLACEHOLDER_MARGIN;
-    for _ in 0..MAX_ATTEMPTS {
-        let mut written = update.write(base, capacity);
-        let mut hasher = prefix.byte_ranges.clone();
-        hasher.update(&written.bytes[..written.contents.start]);
-        hasher.update(&written.bytes[written.contents.end..]);
-        let digest = DocumentDigest {
-            algorithm: options.digest,
-            value: hasher.finalize(),
-        };
+/// A document read and planned, waiting for its signature; it holds no reference to the
+/// source. Signing it does not read the document again, however often the placeholder must
+/// grow.
+pub struct Prepared {
+    update: Update,
+    field_name: String,
+    base: u64,
+    prefix: PrefixHashes,
+    digest: DigestAlgorithm,
+}
 
-        let cms = signer.sign(&digest).await?;
-        if written.embed(&cms) {
-            let document_sha256 = prefix.whole.map(|mut whole| {
-                whole.update(&written.bytes);
-                whole.finalize().into()
-            });
-            return Ok(Sealed {
-                increment: written.bytes,
-                field_name,
-                document_sha256,
-            });
-        }
-        tracing::debug!(
-            capacity,
-            cms_len = cms.len(),
-            "signature larger than its placeholder"
-        );
-        capacity = cms.len() + PLACEHOLDER_MARGIN;
+impl Prepared {
+    /// The length of the original document, which the increment follows.
+    pub fn base_len(&self) -> u64 {
+        self.base
     }
-    Err(SignerError::Failed("the signature kept growing beyond its placeholder".into()).into())
+
+    /// Lays the update out, digests the byte ranges, signs and embeds.
+    pub async fn sign(self, signer: &dyn Signer) -> Result<Sealed, SealError> {
+        let mut capacity = signer.estimated_cms_len(self.digest) + PLACEHOLDER_MARGIN;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut written = self.update.write(self.base, capacity);
+            let mut hasher = self.prefix.byte_ranges.clone();
+            hasher.update(&written.bytes[..written.contents.start]);
+            hasher.update(&written.bytes[written.contents.end..]);
+            let digest = DocumentDigest {
+                algorithm: self.digest,
+                value: hasher.finalize(),
+            };
+
+            let cms = signer.sign(&digest).await?;
+            if written.embed(&cms) {
+                let document_sha256 = self.prefix.whole.map(|mut whole| {
+                    whole.update(&written.bytes);
+                    whole.finalize().into()
+                });
+                return Ok(Sealed {
+                    increment: written.bytes,
+                    field_name: self.field_name,
+                    document_sha256,
+                });
+            }
+            tracing::debug!(
+                capacity,
+                cms_len = cms.len(),
+                "signature larger than its placeholder"
+            );
+            capacity = cms.len() + PLACEHOLDER_MARGIN;
+        }
+        Err(SignerError::Failed("the signature kept growing beyond its placeholder".into()).into())
+    }
 }
 
 /// Reads what the seal needs and plans the update; the document is closed before signing.
@@ -253,27 +290,14 @@ fn hash_source(
 ) -> Result<PrefixHashes, SealError> {
     let mut byte_ranges = options.digest.hasher();
     let mut whole = options.document_sha256.then(sha2::Sha256::new);
-    let mut feed = |chunk: &[u8]| {
-        byte_ranges.update(chunk);
-        if let Some(whole) = whole.as_mut() {
-            whole.update(chunk);
-        }
-    };
-    match source.as_slice() {
-        Some(bytes) => bytes.chunks(HASH_CHUNK * 8).for_each(&mut feed),
-        None => {
-            let mut buf = vec![0; HASH_CHUNK];
-            let mut offset = 0;
-            while offset < source.len() {
-                let len = HASH_CHUNK.min((source.len() - offset) as usize);
-                source
-                    .read_at(offset, &mut buf[..len])
-                    .map_err(PdfError::Io)?;
-                feed(&buf[..len]);
-                offset += len as u64;
+    source
+        .read_all(&mut |chunk: &[u8]| {
+            byte_ranges.update(chunk);
+            if let Some(whole) = whole.as_mut() {
+                whole.update(chunk);
             }
-        }
-    }
+        })
+        .map_err(PdfError::Io)?;
     Ok(PrefixHashes { byte_ranges, whole })
 }
 

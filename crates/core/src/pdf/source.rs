@@ -4,6 +4,9 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+/// [`Source::read_all`] reads a source that is not in memory in chunks of this size.
+const READ_ALL_CHUNK: usize = 1 << 20;
+
 /// The bytes of a document: read at any offset, never all at once unless they are in memory.
 pub trait Source: Sync {
     /// The length of the document in bytes.
@@ -15,6 +18,26 @@ pub trait Source: Sync {
     /// The whole document when it is already in memory, so that hashing needs no copy.
     fn as_slice(&self) -> Option<&[u8]> {
         None
+    }
+
+    /// Feeds the whole document to `sink`, in order, in chunks of any size. The pipeline calls
+    /// it once per seal, to hash the original bytes. Sources that read faster in sequence than
+    /// at random (remote ones, with read-ahead) override it, and may pass the bytes elsewhere
+    /// on the way.
+    fn read_all(&self, sink: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+        if let Some(bytes) = self.as_slice() {
+            bytes.chunks(READ_ALL_CHUNK * 8).for_each(sink);
+            return Ok(());
+        }
+        let mut buf = vec![0; READ_ALL_CHUNK];
+        let mut offset = 0;
+        while offset < self.len() {
+            let len = READ_ALL_CHUNK.min((self.len() - offset) as usize);
+            self.read_at(offset, &mut buf[..len])?;
+            sink(&buf[..len]);
+            offset += len as u64;
+        }
+        Ok(())
     }
 
     /// True for an empty document.

@@ -1,0 +1,6 @@
+//! Blob jobs (DESIGN.md section 5): their records, the service that creates them and answers
+//! their status, and the workers that seal.
+
+pub mod record;
+
+pub use record::{JobId, JobProblem, JobRecord, JobRequest, JobStatus, Lease, Timings};

@@ -1,0 +1,1 @@
+//! Azure Blob Storage and Azure Storage Queue, through the official SDK.

@@ -1,0 +1,1 @@
+//! The local default: a data directory and an in-process queue.

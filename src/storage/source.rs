@@ -1,0 +1,1 @@
+//! A pinned source blob as a [`pdf_seal_core::pdf::Source`].
