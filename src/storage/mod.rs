@@ -179,7 +179,7 @@ pub enum Created {
     /// The record is new.
     New(ETag),
     /// A record with this id was there already; it is returned unchanged.
-    Exists(JobRecord, ETag),
+    Exists(Box<JobRecord>, ETag),
 }
 
 /// Job records, one per job id.
