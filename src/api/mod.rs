@@ -9,6 +9,7 @@ pub mod problem;
 pub mod request_body;
 pub mod request_log;
 pub mod seal;
+pub mod seal_jobs;
 pub mod seal_json;
 pub mod seal_request;
 pub mod seal_response;
@@ -20,6 +21,7 @@ use pdf_seal_core::signer::Signer;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::SealLimits;
+use crate::jobs::Jobs;
 use panic_guard::guarded;
 use problem::ApiError;
 
@@ -30,6 +32,8 @@ pub struct AppState {
     pub signer: Arc<dyn Signer>,
     /// What a seal request may take.
     pub limits: SealLimits,
+    /// Blob mode, when it is enabled.
+    pub jobs: Option<Jobs>,
     /// A permit for each seal that may run at once.
     seals: Arc<Semaphore>,
 }
@@ -41,7 +45,16 @@ impl AppState {
         Self {
             signer,
             limits,
+            jobs: None,
             seals,
+        }
+    }
+
+    /// The same state with blob mode served by `jobs`.
+    pub fn with_jobs(self, jobs: Jobs) -> Self {
+        Self {
+            jobs: Some(jobs),
+            ..self
         }
     }
 
@@ -69,5 +82,15 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::resource("/api/seal")
                 .route(web::post().to(guarded(seal::seal)))
                 .default_service(fallback::method_not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/seal-jobs")
+                .route(web::post().to(guarded(seal_jobs::create)))
+                .default_service(fallback::method_not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/seal-jobs/{id}")
+                .route(web::get().to(guarded(seal_jobs::status)))
+                .default_service(fallback::method_not_allowed("GET")),
         );
 }

@@ -36,6 +36,14 @@ pub enum ProblemType {
     NotFound,
     MethodNotAllowed,
     Busy,
+    SourceNotFound,
+    SourceChanged,
+    DestinationExists,
+    DestinationContainerNotFound,
+    StorageAccessDenied,
+    StorageFailed,
+    StorageUnavailable,
+    IdempotencyKeyReused,
     Internal,
 }
 
@@ -56,8 +64,52 @@ impl ProblemType {
             Self::NotFound => "/problems/not-found",
             Self::MethodNotAllowed => "/problems/method-not-allowed",
             Self::Busy => "/problems/busy",
+            Self::SourceNotFound => "/problems/source-not-found",
+            Self::SourceChanged => "/problems/source-changed",
+            Self::DestinationExists => "/problems/destination-exists",
+            Self::DestinationContainerNotFound => "/problems/destination-container-not-found",
+            Self::StorageAccessDenied => "/problems/storage-access-denied",
+            Self::StorageFailed => "/problems/storage-failed",
+            Self::StorageUnavailable => "/problems/storage-unavailable",
+            Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::Internal => "/problems/internal-error",
         }
+    }
+
+    /// Every problem type, for lookups by slug.
+    pub const ALL: [Self; 22] = [
+        Self::NotPdf,
+        Self::InvalidBase64,
+        Self::InvalidRequest,
+        Self::InvalidOption,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::RequestTimeout,
+        Self::EncryptedPdf,
+        Self::CertifiedPdf,
+        Self::UnreadablePdf,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Busy,
+        Self::SourceNotFound,
+        Self::SourceChanged,
+        Self::DestinationExists,
+        Self::DestinationContainerNotFound,
+        Self::StorageAccessDenied,
+        Self::StorageFailed,
+        Self::StorageUnavailable,
+        Self::IdempotencyKeyReused,
+        Self::Internal,
+    ];
+
+    /// The last segment of the `type`, as job records keep it.
+    pub fn slug(self) -> &'static str {
+        self.uri().trim_start_matches("/problems/")
+    }
+
+    /// The problem type whose slug is `slug`.
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|problem| problem.slug() == slug)
     }
 
     /// The HTTP status of this cause, also the `status` member.
@@ -69,9 +121,17 @@ impl ProblemType {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::EncryptedPdf | Self::CertifiedPdf | Self::UnreadablePdf => {
-                StatusCode::UNPROCESSABLE_ENTITY
+            Self::EncryptedPdf
+            | Self::CertifiedPdf
+            | Self::UnreadablePdf
+            | Self::SourceNotFound
+            | Self::DestinationContainerNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::SourceChanged | Self::DestinationExists | Self::IdempotencyKeyReused => {
+                StatusCode::CONFLICT
             }
+            Self::StorageAccessDenied => StatusCode::FORBIDDEN,
+            Self::StorageFailed => StatusCode::BAD_GATEWAY,
+            Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -96,6 +156,14 @@ impl ProblemType {
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Busy => "Busy",
+            Self::SourceNotFound => "Source not found",
+            Self::SourceChanged => "Source changed",
+            Self::DestinationExists => "Destination exists",
+            Self::DestinationContainerNotFound => "Destination container not found",
+            Self::StorageAccessDenied => "Storage access denied",
+            Self::StorageFailed => "Storage failed",
+            Self::StorageUnavailable => "Storage unavailable",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::Internal => "Internal error",
         }
     }
@@ -108,7 +176,7 @@ pub struct ApiError {
     problem: ProblemType,
     detail: String,
     cause: Option<anyhow::Error>,
-    header: Option<(HeaderName, &'static str)>,
+    header: Option<(HeaderName, String)>,
 }
 
 impl ApiError {
@@ -140,7 +208,7 @@ impl ApiError {
              {BUSY_RETRY_AFTER_SECS} seconds"
         );
         Self {
-            header: Some((RETRY_AFTER, BUSY_RETRY_AFTER_SECS)),
+            header: Some((RETRY_AFTER, BUSY_RETRY_AFTER_SECS.to_owned())),
             ..Self::new(ProblemType::Busy, detail)
         }
     }
@@ -149,8 +217,18 @@ impl ApiError {
     pub fn method_not_allowed(method: &str, path: &str, allow: &'static str) -> Self {
         let detail = format!("{method} is not allowed on {path}; use {allow}");
         Self {
-            header: Some((ALLOW, allow)),
+            header: Some((ALLOW, allow.to_owned())),
             ..Self::new(ProblemType::MethodNotAllowed, detail)
+        }
+    }
+
+    /// A 503 for storage that does not answer now; `Retry-After` says when to try again.
+    pub fn storage_unavailable(retry_after_secs: u64) -> Self {
+        let detail =
+            format!("the storage account does not answer now; retry in {retry_after_secs} seconds");
+        Self {
+            header: Some((RETRY_AFTER, retry_after_secs.to_string())),
+            ..Self::new(ProblemType::StorageUnavailable, detail)
         }
     }
 
@@ -209,7 +287,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((CONTENT_TYPE, PROBLEM_JSON));
         if let Some((name, value)) = &self.header {
-            response.insert_header((name.clone(), *value));
+            response.insert_header((name.clone(), value.as_str()));
         }
         // Serialising four plain fields cannot fail.
         response.body(serde_json::to_vec(&body).unwrap_or_default())
@@ -241,6 +319,14 @@ mod tests {
             content_type,
             serde_json::from_slice(&bytes).unwrap(),
         )
+    }
+
+    #[test]
+    fn every_problem_type_is_found_by_its_slug() {
+        for problem in ProblemType::ALL {
+            assert_eq!(ProblemType::from_slug(problem.slug()), Some(problem));
+        }
+        assert_eq!(ProblemType::from_slug("no-such-problem"), None);
     }
 
     #[actix_web::test]

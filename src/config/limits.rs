@@ -105,7 +105,7 @@ fn default_max_concurrent_seals() -> usize {
 
 /// Reads `variable` as a whole number of `unit` within `range`, or `None` when it is not set.
 /// An empty value is an error rather than the default, so that a slip in a deployment shows.
-fn read_number(
+pub(crate) fn read_number(
     env: &Environment,
     variable: &str,
     range: RangeInclusive<u64>,

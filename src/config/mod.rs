@@ -7,6 +7,7 @@
 //! print it and stop with exit code 2.
 
 pub mod http;
+pub mod jobs;
 pub mod limits;
 pub mod log;
 pub mod secret;
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 
 pub use http::HttpSettings;
+pub use jobs::JobSettings;
 pub use limits::SealLimits;
 pub use log::{LogFormat, LogSettings};
 pub use secret::Secret;

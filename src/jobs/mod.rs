@@ -2,5 +2,8 @@
 //! their status, and the workers that seal.
 
 pub mod record;
+pub mod service;
+pub mod worker;
 
 pub use record::{JobId, JobProblem, JobRecord, JobRequest, JobStatus, Lease, Timings};
+pub use service::{JobError, Jobs};

@@ -73,16 +73,16 @@ pub struct OutputMarker {
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The source blob's container or the blob itself does not exist.
-    #[error("{0} does not exist")]
+    #[error("the source blob {0} does not exist")]
     SourceNotFound(BlobPath),
     /// The destination's container does not exist.
     #[error("the container {0:?} of the destination does not exist")]
     DestinationContainerNotFound(String),
     /// The destination exists and the job may not overwrite it.
-    #[error("{0} already exists and the job may not overwrite it")]
+    #[error("the destination blob {0} already exists; set \"overwrite\": true to replace it")]
     DestinationExists(BlobPath),
     /// The source was written after the job pinned it.
-    #[error("{0} changed while the job was reading it")]
+    #[error("the source blob {0} changed while it was being sealed; nothing was written")]
     SourceChanged(BlobPath),
     /// The store refused the service's identity.
     #[error("the storage account refused access to {what}: {reason}")]

@@ -1,0 +1,330 @@
+//! `POST /api/seal-jobs` and `GET /api/seal-jobs/{id}`: blob mode, with the asynchronous
+//! pattern that Power Automate and Logic Apps follow by themselves (DESIGN.md section 5).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::AppState;
+use super::problem::{ApiError, ProblemType};
+use super::request_body::{BodyTimeouts, content_length, read_limited, refuse_content_encoding};
+use super::seal_request::RequestedOptions;
+use crate::jobs::{JobError, JobId, JobRecord, JobRequest, JobStatus, Jobs, Timings};
+use crate::storage::{BlobPath, StorageError};
+
+/// The largest job request body, in bytes: names and options only.
+pub const MAX_JOB_REQUEST_BYTES: u64 = 64 * 1024;
+
+/// The longest `Idempotency-Key`, in characters.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// The body of `POST /api/seal-jobs`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateJob {
+    source: BlobPath,
+    destination: Option<BlobPath>,
+    #[serde(default)]
+    overwrite: bool,
+    reason: Option<String>,
+    location: Option<String>,
+    contact_info: Option<String>,
+    field_name: Option<String>,
+    digest: Option<String>,
+}
+
+/// Seal a PDF in Blob Storage
+///
+/// Starts a job that seals the PDF blob `source` and writes the sealed PDF to `destination`,
+/// and answers `202 Accepted` at once, with the job's status URL in `Location` and the seconds
+/// to wait before asking it in `Retry-After`. The body is JSON:
+/// `{"source": {"container", "blob"}, "destination": {"container", "blob"}, "overwrite",
+/// "reason", "location", "contactInfo", "fieldName", "digest"}`; only `source` is required.
+/// The default destination is the source's container, with `.sealed` before the blob name's
+/// `.pdf` (`scans/a.pdf` gives `scans/a.sealed.pdf`). An existing destination is replaced only
+/// with `"overwrite": true`; the destination may not be the source.
+///
+/// With an `Idempotency-Key` header, a retried request creates no second job: the same key
+/// with the same body answers the same job; the same key with another body is a 409.
+pub async fn create(
+    request: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let jobs = jobs_of(&state)?;
+    require_json(&request)?;
+    refuse_content_encoding(&request)?;
+    let key = idempotency_key(&request)?;
+    let query = RequestedOptions::from_query(request.query_string())?;
+    let timeouts = BodyTimeouts {
+        idle: state.limits.body_idle_timeout,
+        total: state.limits.body_timeout,
+    };
+    let raw = read_limited(
+        body,
+        content_length(&request),
+        MAX_JOB_REQUEST_BYTES,
+        timeouts,
+    )
+    .await?;
+    let job_request = parse_request(&raw, query)?;
+
+    let record = jobs
+        .create(job_request, key.as_deref())
+        .await
+        .map_err(|error| job_error(error, jobs))?;
+    Ok(answer(&record, jobs))
+}
+
+/// Get the status of a seal job
+///
+/// `202 Accepted` while the job is queued or running, with `Location` and `Retry-After` as
+/// when it was created; `200` with `{"status": "succeeded", "destination", "sizeBytes",
+/// "sha256", "fieldName", "timings"}` once the sealed PDF is in place; a problem+json 4xx
+/// naming the cause when the job failed for good (the source is missing, is not a PDF or
+/// cannot be sealed, the source changed during the job, the destination exists).
+pub async fn status(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let jobs = jobs_of(&state)?;
+    let text = request.match_info().get("id").unwrap_or_default();
+    let not_found = || ApiError::new(ProblemType::NotFound, format!("there is no job {text:?}"));
+    let id = JobId::parse(text).ok_or_else(not_found)?;
+    let record = jobs
+        .get(&id)
+        .await
+        .map_err(|error| job_error(error, jobs))?
+        .ok_or_else(not_found)?;
+    match (&record.status, &record.problem) {
+        (JobStatus::Failed, Some(problem)) => {
+            let kind = ProblemType::from_slug(&problem.slug).unwrap_or(ProblemType::Internal);
+            Err(ApiError::new(kind, problem.detail.clone()))
+        }
+        _ => Ok(answer(&record, jobs)),
+    }
+}
+
+fn jobs_of(state: &AppState) -> Result<&Jobs, ApiError> {
+    state.jobs.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ProblemType::NotFound,
+            "blob mode is not enabled on this service",
+        )
+    })
+}
+
+fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
+    let essence = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        other => {
+            let found = other.map_or("no Content-Type".to_owned(), |t| {
+                format!("Content-Type {t:?}")
+            });
+            Err(ApiError::new(
+                ProblemType::UnsupportedMediaType,
+                format!("{found}: a seal job is created with application/json"),
+            ))
+        }
+    }
+}
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::new(
+            ProblemType::InvalidRequest,
+            format!(
+                "the Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII \
+                 characters"
+            ),
+        )
+    };
+    let text = value.to_str().map_err(|_| invalid())?.trim();
+    if text.is_empty()
+        || text.len() > MAX_IDEMPOTENCY_KEY_CHARS
+        || !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(invalid());
+    }
+    Ok(Some(text.to_owned()))
+}
+
+fn parse_request(raw: &[u8], query: RequestedOptions) -> Result<JobRequest, ApiError> {
+    let invalid = |detail: String| ApiError::new(ProblemType::InvalidRequest, detail);
+    let body: CreateJob = serde_json::from_slice(raw)
+        .map_err(|error| invalid(format!("the job request is not valid: {error}")))?;
+    let options = query.merge(RequestedOptions {
+        reason: body.reason,
+        location: body.location,
+        contact_info: body.contact_info,
+        field_name: body.field_name,
+        digest: body.digest,
+    })?;
+    // Checked now, so that a bad option is refused before any job exists.
+    options.to_seal_options()?;
+    let destination = match body.destination {
+        Some(destination) => destination,
+        None => body
+            .source
+            .sealed_sibling()
+            .map_err(|error| invalid(format!("no default destination: {error}")))?,
+    };
+    if destination == body.source {
+        return Err(invalid(format!(
+            "the destination is the source ({}); name another blob",
+            body.source
+        )));
+    }
+    Ok(JobRequest {
+        source: body.source,
+        destination,
+        overwrite: body.overwrite,
+        options,
+    })
+}
+
+fn job_error(error: JobError, jobs: &Jobs) -> ApiError {
+    match error {
+        JobError::KeyReused => ApiError::new(ProblemType::IdempotencyKeyReused, error.to_string()),
+        JobError::Storage(StorageError::Transient(_)) => {
+            tracing::warn!(error = %error, "storage did not answer a job request");
+            ApiError::storage_unavailable(jobs.settings().retry_after_secs)
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+/// What the job API says of a job.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobView<'a> {
+    id: &'a JobId,
+    status: JobStatus,
+    source: &'a BlobPath,
+    destination: &'a BlobPath,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    finished_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timings: Option<&'a Timings>,
+}
+
+/// 200 with the result once the job succeeded; 202 with `Location` and `Retry-After` before.
+fn answer(record: &JobRecord, jobs: &Jobs) -> HttpResponse {
+    let output = record.output.as_ref();
+    let view = JobView {
+        id: &record.id,
+        status: record.status,
+        source: &record.request.source,
+        destination: &record.request.destination,
+        created_at: record.created_at,
+        finished_at: record.finished_at,
+        size_bytes: output.map(|o| o.size_bytes),
+        sha256: output.map(|o| o.sha256.as_str()),
+        field_name: output.map(|o| o.field_name.as_str()),
+        timings: record.timings.as_ref(),
+    };
+    if record.status == JobStatus::Succeeded {
+        return HttpResponse::Ok().json(view);
+    }
+    let settings = jobs.settings();
+    let location = format!("{}/api/seal-jobs/{}", settings.public_base_url, record.id);
+    HttpResponse::build(StatusCode::ACCEPTED)
+        .insert_header((LOCATION, location))
+        .insert_header((RETRY_AFTER, settings.retry_after_secs.to_string()))
+        .json(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<JobRequest, ApiError> {
+        parse_request(json.as_bytes(), RequestedOptions::default())
+    }
+
+    #[test]
+    fn the_destination_defaults_to_a_sealed_sibling() {
+        let request = parse(r#"{"source": {"container": "scans", "blob": "q3/a.pdf"}}"#).unwrap();
+        assert_eq!(request.destination.to_string(), "scans/q3/a.sealed.pdf");
+        assert!(!request.overwrite);
+    }
+
+    #[test]
+    fn options_sit_beside_the_blobs_and_empty_ones_are_dropped() {
+        let request = parse(
+            r#"{"source": {"container": "scans", "blob": "a.pdf"},
+                "destination": {"container": "sealed", "blob": "a.pdf"},
+                "overwrite": true, "reason": "Approved", "location": "", "digest": "sha384"}"#,
+        )
+        .unwrap();
+        assert!(request.overwrite);
+        assert_eq!(request.options.reason.as_deref(), Some("Approved"));
+        assert_eq!(request.options.location, None);
+        assert_eq!(request.options.digest.as_deref(), Some("sha384"));
+    }
+
+    #[test]
+    fn bad_requests_name_their_cause() {
+        for (json, cause) in [
+            (
+                r#"{"source": {"container": "scans", "blob": "a.pdf"}, "sauce": 1}"#,
+                "sauce",
+            ),
+            (
+                r#"{"destination": {"container": "scans", "blob": "a.pdf"}}"#,
+                "source",
+            ),
+            (
+                r#"{"source": {"container": "Scans", "blob": "a.pdf"}}"#,
+                "container name",
+            ),
+            (
+                r#"{"source": {"container": "scans", "blob": "../a.pdf"}}"#,
+                "segment",
+            ),
+            (
+                r#"{"source": {"container": "scans", "blob": "a.pdf"},
+                    "destination": {"container": "scans", "blob": "a.pdf"}}"#,
+                "the destination is the source",
+            ),
+            (
+                r#"{"source": {"container": "scans", "blob": "a.pdf"}, "digest": "md5"}"#,
+                "digest",
+            ),
+            ("[1, 2", "not valid"),
+        ] {
+            let error = parse(json).unwrap_err();
+            assert_eq!(error.problem(), ProblemType::InvalidRequest, "{json}");
+            assert!(error.to_string().contains(cause), "{json}: {error}");
+        }
+    }
+}
