@@ -227,6 +227,8 @@ struct JobView<'a> {
         with = "time::serde::rfc3339::option"
     )]
     finished_at: Option<OffsetDateTime>,
+    /// How many times a worker started the job.
+    attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     size_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -247,6 +249,7 @@ fn answer(record: &JobRecord, jobs: &Jobs) -> HttpResponse {
         destination: &record.request.destination,
         created_at: record.created_at,
         finished_at: record.finished_at,
+        attempts: record.attempts,
         size_bytes: output.map(|o| o.size_bytes),
         sha256: output.map(|o| o.sha256.as_str()),
         field_name: output.map(|o| o.field_name.as_str()),

@@ -108,8 +108,11 @@ async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError>
         && lease.until > now
         && lease.owner != delivery.message_id
     {
-        // Another worker holds the job; its own item comes back if it dies.
-        return storage.queue.delete(&delivery).await;
+        // Another worker holds the job, or held it and died. This item comes back just after
+        // the claim runs out: by then the job is finished, or its claim can be taken.
+        let mut delivery = delivery;
+        let wait = (lease.until - now).unsigned_abs() + Duration::from_secs(1);
+        return storage.queue.extend(&mut delivery, wait).await;
     }
     if record.attempts >= MAX_ATTEMPTS {
         let detail = format!(

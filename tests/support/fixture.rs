@@ -106,6 +106,22 @@ impl Fixture {
         Server::start(command, &self.dir.path().join("server.log"))
     }
 
+    /// Starts `pdf-seal serve` on a free loopback port with `env` added; its log is
+    /// `NAME.log` in the scratch directory.
+    pub fn serve_with(&self, name: &str, env: &[(&str, &std::ffi::OsStr)]) -> Server {
+        let mut command = self.command();
+        command.args(["serve", "--bind", "127.0.0.1:0"]);
+        for (variable, value) in env {
+            command.env(variable, value);
+        }
+        Server::start(command, &self.dir.path().join(format!("{name}.log")))
+    }
+
+    /// The scratch directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Keeps the scratch directory after the test, for a look at what failed; returns its path.
     pub fn keep(self) -> PathBuf {
         self.dir.keep()

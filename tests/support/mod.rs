@@ -7,3 +7,8 @@ pub mod outcome;
 pub mod process;
 pub mod server;
 pub mod validators;
+// The blob-mode helpers serve only the job tests; other test binaries leave them unused.
+#[allow(dead_code)]
+pub mod job_scenarios;
+#[allow(dead_code)]
+pub mod jobs;

@@ -34,6 +34,33 @@ pub struct Answer {
     pub elapsed: Duration,
 }
 
+/// Any HTTP answer.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The header `name` as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    }
+
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!(
+                "the answer ({}) is not JSON ({err}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
 impl Server {
     /// Starts `command` (a `pdf-seal serve`), with its stderr in `log`, and waits for the line
     /// that gives its address. Panics with the log when it does not come.
@@ -121,6 +148,57 @@ impl Server {
                 elapsed: started.elapsed(),
             })
         })
+    }
+
+    /// Any request to the server: `target` is a path (`/api/...`) or an absolute URL.
+    pub fn send(
+        &self,
+        method: reqwest::Method,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply, String> {
+        let url = if target.starts_with('/') {
+            format!("{}{target}", self.base_url)
+        } else {
+            target.to_owned()
+        };
+        self.runtime.block_on(async {
+            let mut request = self
+                .client
+                .request(method.clone(), &url)
+                .timeout(Duration::from_secs(60));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request
+                .body(body)
+                .send()
+                .await
+                .map_err(|err| format!("{method} {url}: {err}"))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|err| format!("reading the answer to {method} {url}: {err}"))?;
+            Ok(Reply {
+                status,
+                headers,
+                body: body.to_vec(),
+            })
+        })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL, as a crash or an out-of-memory kill would, and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The last lines the server wrote to stderr.
