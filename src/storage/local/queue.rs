@@ -126,7 +126,6 @@ impl WorkQueue for LocalQueue {
 
     async fn extend(&self, delivery: &mut Delivery, visibility: Duration) -> StorageResult<()> {
         let mut state = self.lock();
-        state.owned(delivery)?;
         let receipt = state.new_receipt(&delivery.message_id);
         let item = state.owned(delivery)?;
         item.visible_at = later(Instant::now(), visibility);
