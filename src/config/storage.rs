@@ -5,12 +5,14 @@
 //! |---|---|
 //! | `PDF_SEAL_STORAGE` | `local` (the default) or `azure` |
 //! | `PDF_SEAL_DATA_DIR` | `local` only: the data directory |
-//! | `PDF_SEAL_STORAGE_ACCOUNT` | `azure`: the account name, for the public Azure cloud |
-//! | `PDF_SEAL_BLOB_ENDPOINT`, `PDF_SEAL_QUEUE_ENDPOINT` | `azure`: both endpoints, instead of the account name |
-//! | `PDF_SEAL_STORAGE_CREDENTIAL` | `managed-identity`, `workload-identity`, `azure-cli` or `sas` |
+//! | `PDF_SEAL_STORAGE_ACCOUNT` | `azure`: the account name, in the public Azure cloud |
+//! | `PDF_SEAL_BLOB_ENDPOINT` | `azure`: the Blob endpoint, instead of the account name |
+//! | `PDF_SEAL_QUEUE_ENDPOINT` | `azure`: the Queue endpoint, with the one above |
+//! | `PDF_SEAL_STORAGE_CREDENTIAL` | `managed-identity`, `workload-identity`, `azure-cli`, `sas` |
 //! | `PDF_SEAL_STORAGE_SAS` | the shared access signature, for `sas` |
-//! | `PDF_SEAL_MANAGED_IDENTITY_CLIENT_ID` | a user-assigned identity's client id, for `managed-identity` |
-//! | `PDF_SEAL_JOBS_CONTAINER`, `PDF_SEAL_JOBS_QUEUE` | where the job records and work items go |
+//! | `PDF_SEAL_MANAGED_IDENTITY_CLIENT_ID` | a user-assigned identity, for `managed-identity` |
+//! | `PDF_SEAL_JOBS_CONTAINER` | the container of the job records |
+//! | `PDF_SEAL_JOBS_QUEUE` | the queue of work items |
 
 use std::net::IpAddr;
 use std::path::PathBuf;
