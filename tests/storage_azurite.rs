@@ -8,6 +8,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use pdf_seal::api::seal_request::RequestedOptions;
 use pdf_seal::config::StorageSettings;
@@ -112,8 +114,8 @@ async fn a_sas_opens_the_account_and_creates_the_jobs_container_and_queue() {
 async fn a_wrong_sas_is_access_denied_and_no_message_shows_it() {
     let azurite = Azurite::start();
     let expiry = OffsetDateTime::now_utc() + time::Duration::hours(1);
-    let other_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
-    let wrong = account_sas_with_key(other_key, "rwdlacup", expiry);
+    let other_key = STANDARD.encode([7u8; 64]);
+    let wrong = account_sas_with_key(&other_key, "rwdlacup", expiry);
     let StorageSettings::Azure(settings) =
         StorageSettings::resolve(&azurite.environment(&wrong)).unwrap()
     else {
