@@ -274,12 +274,15 @@ impl AzuriteFixture {
         &self.storage
     }
 
+    /// Creates the container `name`; one that exists already is left as it is, as a local
+    /// directory would be.
     pub async fn create_container(&self, name: &str) {
-        self.service
-            .blob_container_client(name)
-            .create(None)
-            .await
-            .unwrap_or_else(|e| panic!("could not create the container {name}: {e:?}"));
+        match self.service.blob_container_client(name).create(None).await {
+            Err(e) if e.http_status().map(u16::from) != Some(409) => {
+                panic!("could not create the container {name}: {e:?}")
+            }
+            _ => {}
+        }
     }
 
     pub async fn container_exists(&self, name: &str) -> bool {
@@ -426,4 +429,10 @@ impl AzuriteFixture {
     fn client(&self, path: &BlobPath) -> azure_storage_blob::BlobClient {
         self.service.blob_client(path.container(), path.blob())
     }
+}
+
+/// The contract suite's `Fixture` is `Send + Sync`, and so must this fixture be.
+fn _the_fixture_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<AzuriteFixture>();
 }
