@@ -1,9 +1,6 @@
 //! Blob mode on the local default: a data directory in which container `c`, blob `b` is the
 //! file `blobs/c/b`. The scenarios are those of every backend (`support/job_scenarios.rs`).
 
-// The shared support modules also hold what the corpus and command-line tests use.
-#![allow(dead_code)]
-
 mod support;
 
 use std::ffi::OsString;

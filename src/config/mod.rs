@@ -12,6 +12,7 @@ pub mod limits;
 pub mod log;
 pub mod secret;
 pub mod signer;
+pub mod storage;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -22,6 +23,7 @@ pub use limits::SealLimits;
 pub use log::{LogFormat, LogSettings};
 pub use secret::Secret;
 pub use signer::{SignerArgs, SignerSettings, SigningKeySource};
+pub use storage::{AzureCredential, AzureStorageSettings, LocalStorageSettings, StorageSettings};
 
 /// The prefix of every environment variable that pdf-seal reads.
 pub const PREFIX: &str = "PDF_SEAL_";

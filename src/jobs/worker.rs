@@ -310,7 +310,11 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
     let (tee, pump) = pump_to(writer, &jobs.runtime);
     let runtime = jobs.runtime.clone();
     let prepared = tokio::task::spawn_blocking(move || {
-        let source = BlobSource::new(reader, runtime, tee);
+        let source = BlobSource::new(reader, runtime);
+        let source = match tee {
+            Some(tee) => source.with_tee(tee),
+            None => source,
+        };
         pdf_seal_core::prepare(&source, &options)
     })
     .await;
@@ -397,8 +401,7 @@ fn millis(duration: Duration) -> u64 {
 /// such; a signer's failure may pass; the document's own faults are final.
 fn seal_failure(error: SealError) -> Failure {
     if error.kind() == ErrorKind::Io
-        && let SealError::Pdf(pdf_seal_core::pdf::PdfError::Io(io)) = &error
-        && let Some(storage) = storage_error(io)
+        && let Some(storage) = storage_error(&error)
     {
         return judge_storage(storage);
     }

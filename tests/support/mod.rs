@@ -1,14 +1,16 @@
 //! Helpers for the integration tests that drive the real `pdf-seal` binary from outside: commands
-//! with deadlines, a development certificate, one server, and the validators.
+//! with deadlines, a development certificate, one server, and the validators; and Azurite for the
+//! tests of the Azure storage backend.
 
+// Each test binary that declares `mod support` uses only part of it.
+#![allow(dead_code)]
+
+pub mod azurite;
 pub mod fixture;
 pub mod manifest;
 pub mod outcome;
 pub mod process;
 pub mod server;
 pub mod validators;
-// The blob-mode helpers serve only the job tests; other test binaries leave them unused.
-#[allow(dead_code)]
 pub mod job_scenarios;
-#[allow(dead_code)]
 pub mod jobs;
