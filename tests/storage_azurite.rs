@@ -2,6 +2,8 @@
 //! authentication, the mapping of its errors, blob metadata, block commits) and the round trips
 //! of blobs, job records and work items. Each test starts an Azurite of its own.
 
+#[path = "support/storage_contract.rs"]
+mod storage_contract;
 mod support;
 
 use std::io::Read;
@@ -739,4 +741,32 @@ impl std::io::Write for HashWriter<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The backend-neutral contract (`support/storage_contract.rs`), on Azurite.
+struct ContractOnAzurite(AzuriteFixture);
+
+#[async_trait::async_trait]
+impl storage_contract::Fixture for ContractOnAzurite {
+    fn storage(&self) -> &pdf_seal::storage::Storage {
+        self.0.storage()
+    }
+
+    async fn create_container(&self, name: &str) {
+        self.0.create_container(name).await;
+    }
+
+    async fn put_blob(&self, path: &BlobPath, bytes: &[u8]) {
+        self.0.put_blob(path, bytes).await;
+    }
+
+    async fn read_blob(&self, path: &BlobPath) -> Option<Vec<u8>> {
+        self.0.read_blob(path).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_azure_backend_keeps_the_storage_contract() {
+    let fixture = ContractOnAzurite(AzuriteFixture::start().await);
+    storage_contract::run_all(&fixture).await;
 }

@@ -75,7 +75,9 @@ pub async fn create(
         .create(job_request, key.as_deref())
         .await
         .map_err(|error| job_error(error, jobs))?;
-    Ok(answer(&record, jobs))
+    // Always 202, as when the job was created, even for a retry that finds it finished: the
+    // caller then follows `Location` as it would have the first time.
+    Ok(pending(&record, jobs))
 }
 
 /// Get the status of a seal job
@@ -241,8 +243,16 @@ struct JobView<'a> {
 
 /// 200 with the result once the job succeeded; 202 with `Location` and `Retry-After` before.
 fn answer(record: &JobRecord, jobs: &Jobs) -> HttpResponse {
+    let view = view_of(record);
+    if record.status == JobStatus::Succeeded {
+        return HttpResponse::Ok().json(view);
+    }
+    accepted(record, jobs).json(view)
+}
+
+fn view_of(record: &JobRecord) -> JobView<'_> {
     let output = record.output.as_ref();
-    let view = JobView {
+    JobView {
         id: &record.id,
         status: record.status,
         source: &record.request.source,
@@ -254,16 +264,23 @@ fn answer(record: &JobRecord, jobs: &Jobs) -> HttpResponse {
         sha256: output.map(|o| o.sha256.as_str()),
         field_name: output.map(|o| o.field_name.as_str()),
         timings: record.timings.as_ref(),
-    };
-    if record.status == JobStatus::Succeeded {
-        return HttpResponse::Ok().json(view);
     }
+}
+
+/// 202 with `Location` and `Retry-After`, and the job's view.
+fn pending(record: &JobRecord, jobs: &Jobs) -> HttpResponse {
+    let view = view_of(record);
+    accepted(record, jobs).json(view)
+}
+
+fn accepted(record: &JobRecord, jobs: &Jobs) -> actix_web::HttpResponseBuilder {
     let settings = jobs.settings();
     let location = format!("{}/api/seal-jobs/{}", settings.public_base_url, record.id);
-    HttpResponse::build(StatusCode::ACCEPTED)
+    let mut builder = HttpResponse::build(StatusCode::ACCEPTED);
+    builder
         .insert_header((LOCATION, location))
-        .insert_header((RETRY_AFTER, settings.retry_after_secs.to_string()))
-        .json(view)
+        .insert_header((RETRY_AFTER, settings.retry_after_secs.to_string()));
+    builder
 }
 
 #[cfg(test)]

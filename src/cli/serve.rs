@@ -2,13 +2,22 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
 use super::CliError;
 use crate::api::AppState;
-use crate::config::{Environment, HttpSettings, LogSettings, SignerArgs, SignerSettings};
-use crate::{server, signing, telemetry};
+use crate::config::{
+    Environment, HttpSettings, JobSettings, LogSettings, SignerArgs, SignerSettings,
+    StorageSettings,
+};
+use crate::jobs::{Jobs, worker};
+use crate::{server, signing, storage, telemetry};
+
+/// How long in-flight blob jobs may take to finish after a stop signal; a job still running
+/// then is taken up again by the next instance, after its claim runs out.
+const JOB_GRACE: Duration = Duration::from_secs(20);
 
 /// The arguments of `pdf-seal serve`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +38,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let http = HttpSettings::resolve(args.bind.as_deref(), &env)?;
     let log = LogSettings::resolve(&env, std::io::stderr().is_terminal())?;
     let signer_settings = SignerSettings::resolve(&args.signer, &env)?;
+    let storage_settings = StorageSettings::resolve(&env)?;
 
     telemetry::init(&log);
     telemetry::install_panic_hook();
@@ -40,8 +50,30 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let listener =
         TcpListener::bind(http.bind).with_context(|| format!("binding {}", http.bind))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    let state = AppState::new(loaded.signer, http.limits.clone());
-    actix_web::rt::System::new().block_on(async move {
+    let job_settings = JobSettings::resolve(&env, address)?;
+
+    // Blob mode's storage requests and workers run on a runtime of their own, apart from the
+    // HTTP workers' single-threaded ones.
+    let jobs_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("pdf-seal-jobs")
+        .enable_all()
+        .build()
+        .context("starting the jobs runtime")?;
+    let storage = jobs_runtime
+        .block_on(storage::open(&storage_settings))
+        .context("opening blob storage")?;
+    let jobs = Jobs::new(
+        storage,
+        loaded.signer.clone(),
+        job_settings.clone(),
+        jobs_runtime.handle().clone(),
+    );
+    let (stop_workers, stopping) = tokio::sync::watch::channel(false);
+    let workers = worker::spawn_workers(&jobs, stopping);
+    let state = AppState::new(loaded.signer, http.limits.clone()).with_jobs(jobs);
+
+    let served = actix_web::rt::System::new().block_on(async move {
         let server = server::listen(listener, state).context("starting the HTTP server")?;
         announce(address)?;
         tracing::info!(
@@ -50,11 +82,28 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             http.body_idle_timeout_secs = http.limits.body_idle_timeout.as_secs(),
             http.body_timeout_secs = http.limits.body_timeout.as_secs(),
             http.max_concurrent_seals = http.limits.max_concurrent_seals,
+            jobs.storage = storage_settings.describe(),
+            jobs.public_base_url = %job_settings.public_base_url,
+            jobs.workers = job_settings.workers,
             "listening"
         );
-        server.await.context("serving HTTP")?;
-        Ok(())
-    })
+        server.await.context("serving HTTP")
+    });
+
+    // The HTTP server stopped (a signal, or a failure): let the jobs in flight finish briefly.
+    let _ = stop_workers.send(true);
+    let finished = jobs_runtime.block_on(async {
+        tokio::time::timeout(JOB_GRACE, futures_util::future::join_all(workers)).await
+    });
+    if finished.is_err() {
+        tracing::warn!(
+            grace_secs = JOB_GRACE.as_secs(),
+            "blob jobs still running at exit; another instance takes them up when their claim runs out"
+        );
+    }
+    jobs_runtime.shutdown_timeout(Duration::from_secs(1));
+    served?;
+    Ok(())
 }
 
 /// Prints the one line that test harnesses and scripts wait for.

@@ -122,6 +122,19 @@ impl AzureCredential {
 }
 
 impl StorageSettings {
+    /// One line for the start-up log: the backend and where it is, never a secret.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Local(local) => format!("local data directory {}", local.data_dir.display()),
+            Self::Azure(azure) => format!(
+                "Azure Storage {} and {} with {}",
+                azure.blob_endpoint,
+                azure.queue_endpoint,
+                azure.credential.name()
+            ),
+        }
+    }
+
     /// Reads the storage settings from the environment.
     pub fn resolve(env: &Environment) -> Result<Self, ConfigError> {
         let kind = env.get(STORAGE_VARIABLE)?;

@@ -29,6 +29,8 @@ use serde::{Deserialize, Serialize};
 
 pub use names::{BlobPath, NameError};
 
+use crate::config::StorageSettings;
+
 use crate::jobs::{JobId, JobRecord};
 
 /// The version of a blob or record as the store reports it: an opaque string that changes with
@@ -235,6 +237,19 @@ pub trait WorkQueue: Send + Sync + 'static {
     /// a send; a remote queue sleeps for `idle`.
     async fn wait(&self, idle: Duration) {
         tokio::time::sleep(idle).await;
+    }
+}
+
+/// Opens the backend `settings` names: for Azure, creates the jobs container and queue when
+/// they are missing; for the local default, takes the data directory and rebuilds the queue.
+pub async fn open(settings: &StorageSettings) -> anyhow::Result<Storage> {
+    match settings {
+        StorageSettings::Local(local) => {
+            let dir = local.data_dir.clone();
+            let storage = tokio::task::spawn_blocking(move || local::open(&dir)).await??;
+            Ok(storage)
+        }
+        StorageSettings::Azure(azure) => Ok(azure::open(azure).await?),
     }
 }
 

@@ -359,6 +359,18 @@ impl AzuriteFixture {
         }
     }
 
+    /// The body of `path` as a stream of chunks, or `None` when it does not exist.
+    pub async fn download(
+        &self,
+        path: &BlobPath,
+    ) -> Option<impl futures_util::Stream<Item = azure_core::Result<bytes::Bytes>>> {
+        match self.client(path).download(None).await {
+            Ok(download) => Some(download.body),
+            Err(e) if e.http_status().map(u16::from) == Some(404) => None,
+            Err(e) => panic!("could not read {path}: {e:?}"),
+        }
+    }
+
     /// The length and SHA-256 of `path`, read in ranges without holding it in memory.
     pub async fn blob_digest(&self, path: &BlobPath) -> (u64, [u8; 32]) {
         let download = self

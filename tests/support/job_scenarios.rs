@@ -28,7 +28,7 @@ pub fn whole_flow(fixture: &Fixture, blobs: &dyn Blobs, validators: &Validators)
     let server = serve(fixture, blobs, "whole-flow");
     blobs.create_container("flow-in");
     blobs.create_container("flow-out");
-    let input = corpus("ph__minimal-two-fields.pdf");
+    let input = corpus("ph__minimal-two-fields-signed-twice.pdf");
     blobs.put_file("flow-in", "2026/minimal.pdf", &input);
 
     let body = job(

@@ -7,10 +7,10 @@
 
 pub mod azurite;
 pub mod fixture;
+pub mod job_scenarios;
+pub mod jobs;
 pub mod manifest;
 pub mod outcome;
 pub mod process;
 pub mod server;
 pub mod validators;
-pub mod job_scenarios;
-pub mod jobs;

@@ -26,6 +26,8 @@ use async_trait::async_trait;
 use pdf_seal::jobs::JobId;
 use pdf_seal::storage::{BlobPath, OutputMarker, OutputWriter, SourceReader, Storage};
 
+// For the local backend's own tests; the Azure binary does not need it.
+#[allow(unused_imports)]
 pub use jobs::queued_record;
 
 /// What the contract needs of a backend besides its [`Storage`]: a way to set up and look at
