@@ -115,3 +115,39 @@ fn a_1_gib_source_is_sealed_in_bounded_memory_across_a_kill() {
     let blobs = AzuriteBlobs::start();
     job_scenarios::large_source_survives_a_kill(&fixture, &blobs, &Validators::find());
 }
+
+#[test]
+fn the_container_of_the_job_records_is_neither_source_nor_destination() {
+    let fixture = Fixture::new();
+    let blobs = AzuriteBlobs::start();
+    let server = support::jobs::serve(&fixture, &blobs, "reserved");
+    for body in [
+        support::jobs::job(
+            ("pdf-seal-jobs", "jobs/x.json"),
+            Some(("out", "x.pdf")),
+            serde_json::json!({}),
+        ),
+        support::jobs::job(
+            ("inbox", "a.pdf"),
+            Some(("pdf-seal-jobs", "jobs/x.json")),
+            serde_json::json!({}),
+        ),
+    ] {
+        let refused = support::jobs::create_job(&server, &body, None);
+        assert_eq!(
+            refused.status,
+            400,
+            "{}",
+            String::from_utf8_lossy(&refused.body)
+        );
+        let problem = refused.json();
+        assert_eq!(problem["type"], "/problems/invalid-request");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("pdf-seal-jobs"),
+            "{problem}"
+        );
+    }
+}

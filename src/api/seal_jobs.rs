@@ -206,6 +206,9 @@ fn parse_request(raw: &[u8], query: RequestedOptions) -> Result<JobRequest, ApiE
 fn job_error(error: JobError, jobs: &Jobs) -> ApiError {
     match error {
         JobError::KeyReused => ApiError::new(ProblemType::IdempotencyKeyReused, error.to_string()),
+        JobError::ReservedContainer(_) => {
+            ApiError::new(ProblemType::InvalidRequest, error.to_string())
+        }
         JobError::Storage(StorageError::Transient(_)) => {
             tracing::warn!(error = %error, "storage did not answer a job request");
             ApiError::storage_unavailable(jobs.settings().retry_after_secs)

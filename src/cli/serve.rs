@@ -68,7 +68,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         loaded.signer.clone(),
         job_settings.clone(),
         jobs_runtime.handle().clone(),
-    );
+    )
+    .with_reserved_container(storage_settings.jobs_container());
     let (stop_workers, stopping) = tokio::sync::watch::channel(false);
     let workers = worker::spawn_workers(&jobs, stopping);
     let state = AppState::new(loaded.signer, http.limits.clone()).with_jobs(jobs);

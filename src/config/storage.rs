@@ -122,6 +122,15 @@ impl AzureCredential {
 }
 
 impl StorageSettings {
+    /// The container that holds the job records, on Azure; the local default keeps them
+    /// outside its blobs.
+    pub fn jobs_container(&self) -> Option<String> {
+        match self {
+            Self::Local(_) => None,
+            Self::Azure(azure) => Some(azure.jobs_container.clone()),
+        }
+    }
+
     /// One line for the start-up log: the backend and where it is, never a secret.
     pub fn describe(&self) -> String {
         match self {

@@ -22,6 +22,11 @@ pub enum JobError {
     KeyReused,
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The request names the container that holds the job records.
+    #[error(
+        "the container {0:?} holds pdf-seal's job records and cannot be a source or a destination"
+    )]
+    ReservedContainer(String),
     /// The task that talked to storage did not finish (the runtime is shutting down).
     #[error("the job runtime stopped")]
     Stopped,
@@ -37,6 +42,8 @@ pub struct Jobs {
     pub(super) runtime: Handle,
     /// Wakes a worker of this instance when a job is created here.
     pub(super) nudge: Arc<Notify>,
+    /// The container of the job records, which no job may read or write.
+    reserved_container: Option<String>,
 }
 
 impl Jobs {
@@ -53,6 +60,16 @@ impl Jobs {
             settings,
             runtime,
             nudge: Arc::new(Notify::new()),
+            reserved_container: None,
+        }
+    }
+
+    /// The same, refusing jobs whose source or destination is in `container`: the one that
+    /// holds the job records, on Azure.
+    pub fn with_reserved_container(self, container: Option<String>) -> Self {
+        Self {
+            reserved_container: container,
+            ..self
         }
     }
 
@@ -71,6 +88,13 @@ impl Jobs {
         request: JobRequest,
         idempotency_key: Option<&str>,
     ) -> Result<JobRecord, JobError> {
+        if let Some(reserved) = &self.reserved_container
+            && [&request.source, &request.destination]
+                .iter()
+                .any(|blob| blob.container() == reserved)
+        {
+            return Err(JobError::ReservedContainer(reserved.clone()));
+        }
         let id = match idempotency_key {
             Some(key) => JobId::for_idempotency_key("", key),
             None => JobId::random(),
