@@ -380,7 +380,7 @@ fn pump_to(
     if !writer.needs_source_bytes() {
         return (None, runtime.spawn(async move { Ok(writer) }));
     }
-    let (tee, mut chunks) = mpsc::channel::<Bytes>(2);
+    let (tee, mut chunks) = mpsc::channel::<Bytes>(1);
     let pump = runtime.spawn(async move {
         while let Some(chunk) = chunks.recv().await {
             if let Err(error) = writer.write_source(chunk).await {

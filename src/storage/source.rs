@@ -38,12 +38,12 @@ struct Layout {
 }
 
 impl Default for Layout {
-    /// 256 KiB blocks, 4 MiB of them cached; 8 MiB ranges, three in flight.
+    /// 256 KiB blocks, 4 MiB of them cached; 4 MiB ranges, three in flight.
     fn default() -> Self {
         Self {
             block_bytes: 256 * 1024,
             cached_blocks: 16,
-            range_bytes: 8 * 1024 * 1024,
+            range_bytes: 4 * 1024 * 1024,
             ranges_ahead: 3,
         }
     }

@@ -24,7 +24,7 @@ const MAX_BLOCKS: usize = 50_000;
 /// How an output is staged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutputTuning {
-    /// The size of each staged block of the source, in bytes; 8 MiB by default.
+    /// The size of each staged block of the source, in bytes; 4 MiB by default.
     pub block_bytes: usize,
     /// How many blocks may be uploading at once; 3 by default. The writer holds at most this
     /// many blocks plus one in memory.
@@ -34,10 +34,20 @@ pub struct OutputTuning {
 impl Default for OutputTuning {
     fn default() -> Self {
         Self {
-            block_bytes: 8 * 1024 * 1024,
+            block_bytes: 4 * 1024 * 1024,
             uploads_in_flight: 3,
         }
     }
+}
+
+/// The block size for a source of `source_len` bytes: `preferred`, or larger when the source
+/// would otherwise need more blocks than a blob may have (beyond about 190 GiB at 4 MiB), so
+/// that any blob Azure can hold can be sealed. The source and the increment's block stay
+/// within [`MAX_BLOCKS`].
+fn block_size_for(source_len: u64, preferred: usize) -> usize {
+    let fitting = source_len.div_ceil(MAX_BLOCKS as u64 - 1);
+    let fitting = usize::try_from(fitting).unwrap_or(usize::MAX);
+    preferred.max(fitting).max(1)
 }
 
 /// An [`OutputWriter`] that stages the source in blocks and commits the list with the
@@ -74,7 +84,7 @@ impl AzureOutput {
             client: Arc::new(client),
             path,
             tuning: OutputTuning {
-                block_bytes: tuning.block_bytes.max(1),
+                block_bytes: block_size_for(source_len, tuning.block_bytes),
                 uploads_in_flight: tuning.uploads_in_flight.max(1),
             },
             source_len,
@@ -218,5 +228,20 @@ impl OutputWriter for AzureOutput {
     async fn abort(mut self: Box<Self>) {
         // The staged blocks stay uncommitted until the service removes them.
         self.uploads.abort_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_grow_only_for_sources_beyond_the_block_limit() {
+        let mib = 1024 * 1024;
+        assert_eq!(block_size_for(1 << 30, 4 * mib), 4 * mib);
+        let huge = 400 * 1024 * mib as u64;
+        let size = block_size_for(huge, 4 * mib);
+        assert!(size > 4 * mib);
+        assert!(huge.div_ceil(size as u64) < MAX_BLOCKS as u64);
     }
 }
