@@ -47,6 +47,8 @@ impl Blobs for AzuriteBlobs {
         let azurite = &self.azurite.azurite;
         vec![
             ("PDF_SEAL_STORAGE".into(), "azure".into()),
+            // The fixture's local data directory does not go with Azure storage.
+            ("PDF_SEAL_DATA_DIR".into(), OsString::new()),
             (
                 "PDF_SEAL_BLOB_ENDPOINT".into(),
                 azurite.blob_endpoint.clone().into(),

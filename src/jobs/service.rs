@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pdf_seal_core::signer::Signer;
 use time::OffsetDateTime;
 use tokio::runtime::Handle;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use super::record::{JobId, JobRecord, JobRequest};
 use crate::config::JobSettings;
@@ -44,6 +44,9 @@ pub struct Jobs {
     pub(super) nudge: Arc<Notify>,
     /// The container of the job records, which no job may read or write.
     reserved_container: Option<String>,
+    /// Held by the one job of this instance that streams a large source, so that the
+    /// instance's memory stays within one large job's pipeline plus small jobs (BENCHMARKS.md).
+    pub(super) large_job: Arc<Semaphore>,
 }
 
 impl Jobs {
@@ -61,6 +64,7 @@ impl Jobs {
             runtime,
             nudge: Arc::new(Notify::new()),
             reserved_container: None,
+            large_job: Arc::new(Semaphore::new(1)),
         }
     }
 

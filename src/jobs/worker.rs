@@ -25,6 +25,10 @@ use crate::storage::{Delivery, ETag, OutputMarker, OutputWriter, StorageError};
 /// A job is given up after this many attempts that failed for a reason that may pass.
 pub const MAX_ATTEMPTS: u32 = 5;
 
+/// Sources up to this size fit in the reading and writing pipelines whole, so any number of
+/// such jobs may run beside the one large job an instance streams at a time.
+const SMALL_SOURCE_BYTES: u64 = 8 << 20;
+
 /// The longest wait for a work item before the queue is asked again.
 const MAX_IDLE: Duration = Duration::from_secs(10);
 
@@ -292,6 +296,14 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
         .await
         .map_err(storage_failure)?
         .ok_or_else(|| storage_failure(StorageError::SourceNotFound(request.source.clone())))?;
+    // One large source at a time per instance: a pipeline holds a few blocks whatever the
+    // size, and two of them would not fit the memory goal. The claim is renewed while waiting.
+    let _large_job = if pinned.len > SMALL_SOURCE_BYTES {
+        let permit = jobs.large_job.clone().acquire_owned().await;
+        Some(permit.map_err(|_| Failure::Retry("the instance is stopping".into()))?)
+    } else {
+        None
+    };
     let reader = blobs
         .open_source(&request.source, &pinned)
         .await

@@ -83,7 +83,8 @@ impl Fixture {
         without_our_settings(&mut command)
             .env("PDF_SEAL_SIGNING_KEY", &self.key)
             .env("PDF_SEAL_SIGNING_CERTS", &self.chain)
-            .env("PDF_SEAL_STATE_DIR", self.dir.path().join("state"));
+            .env("PDF_SEAL_STATE_DIR", self.dir.path().join("state"))
+            .env("PDF_SEAL_DATA_DIR", self.dir.path().join("data"));
         command
     }
 
@@ -106,13 +107,17 @@ impl Fixture {
         Server::start(command, &self.dir.path().join("server.log"))
     }
 
-    /// Starts `pdf-seal serve` on a free loopback port with `env` added; its log is
-    /// `NAME.log` in the scratch directory.
+    /// Starts `pdf-seal serve` on a free loopback port with `env` added (an empty value removes
+    /// the variable); its log is `NAME.log` in the scratch directory.
     pub fn serve_with(&self, name: &str, env: &[(&str, &std::ffi::OsStr)]) -> Server {
         let mut command = self.command();
         command.args(["serve", "--bind", "127.0.0.1:0"]);
         for (variable, value) in env {
-            command.env(variable, value);
+            if value.is_empty() {
+                command.env_remove(variable);
+            } else {
+                command.env(variable, value);
+            }
         }
         Server::start(command, &self.dir.path().join(format!("{name}.log")))
     }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::error;
 use super::metadata;
-use super::output::{AzureOutput, OutputTuning};
+use super::output::{AzureOutput, OutputTuning, PinnedSource};
 use crate::jobs::JobId;
 use crate::storage::{
     BlobPath, BlobProperties, BlobStore, ETag, OutputMarker, OutputWriter, SourceReader,
@@ -90,12 +90,20 @@ impl BlobStore for AzureBlobs {
             .service
             .blob_client(destination.container(), destination.blob())
             .block_blob_client();
+        let pinned = PinnedSource {
+            client: self
+                .service
+                .blob_client(source.path().container(), source.path().blob()),
+            path: source.path().clone(),
+            etag: source.pinned().etag.clone(),
+        };
         let output = AzureOutput::new(
             client,
             job,
             destination.clone(),
             source.pinned().len,
             self.tuning,
+            pinned,
         );
         Ok(Box::new(output))
     }

@@ -9,14 +9,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_core::http::{Etag, RequestContent};
-use azure_storage_blob::BlockBlobClient;
+use azure_storage_blob::models::BlobClientGetPropertiesResultHeaders as _;
+use azure_storage_blob::{BlobClient, BlockBlobClient};
 use azure_storage_blob::models::{BlockBlobClientCommitBlockListOptions, BlockLookupList};
 use bytes::{Bytes, BytesMut};
 use tokio::task::JoinSet;
 
 use super::{error, metadata};
 use crate::jobs::JobId;
-use crate::storage::{BlobPath, OutputMarker, OutputWriter, StorageError, StorageResult};
+use crate::storage::{
+    BlobPath, ETag, OutputMarker, OutputWriter, StorageError, StorageResult,
+};
 
 /// The most blocks a committed block blob may have.
 const MAX_BLOCKS: usize = 50_000;
@@ -66,6 +69,33 @@ pub(super) struct AzureOutput {
     /// Source bytes not yet staged: less than one block.
     pending: BytesMut,
     uploads: JoinSet<StorageResult<()>>,
+    /// The source, to check at commit that it is still the version that was read.
+    source: PinnedSource,
+}
+
+/// A source blob and the version a job pinned.
+pub(super) struct PinnedSource {
+    pub client: BlobClient,
+    pub path: BlobPath,
+    pub etag: ETag,
+}
+
+impl PinnedSource {
+    /// Fails with [`StorageError::SourceChanged`] when the source was written or deleted since
+    /// it was pinned. Azure has no condition on another blob in Put Block List, so this check
+    /// comes just before the commit; every read was pinned already.
+    async fn check(&self) -> StorageResult<()> {
+        match self.client.get_properties(None).await {
+            Ok(response) => match response.etag() {
+                Ok(Some(etag)) if etag.to_string() == self.etag.0 => Ok(()),
+                _ => Err(StorageError::SourceChanged(self.path.clone())),
+            },
+            Err(e) if error::status(&e) == Some(404) => {
+                Err(StorageError::SourceChanged(self.path.clone()))
+            }
+            Err(e) => Err(error::map("read the properties of", &self.path.to_string(), &e)),
+        }
+    }
 }
 
 impl AzureOutput {
@@ -75,6 +105,7 @@ impl AzureOutput {
         path: BlobPath,
         source_len: u64,
         tuning: OutputTuning,
+        source: PinnedSource,
     ) -> Self {
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).expect("the operating system's random source failed");
@@ -93,6 +124,7 @@ impl AzureOutput {
             block_ids: Vec::new(),
             pending: BytesMut::new(),
             uploads: JoinSet::new(),
+            source,
         }
     }
 
@@ -200,6 +232,7 @@ impl OutputWriter for AzureOutput {
             self.stage(increment).await?;
         }
         self.finish_all().await?;
+        self.source.check().await?;
 
         let list = BlockLookupList {
             latest: Some(std::mem::take(&mut self.block_ids)),
