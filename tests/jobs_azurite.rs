@@ -136,20 +136,6 @@ fn the_container_of_the_job_records_is_neither_source_nor_destination() {
         ),
     ] {
         let refused = support::jobs::create_job(&server, &body, None);
-        assert_eq!(
-            refused.status,
-            400,
-            "{}",
-            String::from_utf8_lossy(&refused.body)
-        );
-        let problem = refused.json();
-        assert_eq!(problem["type"], "/problems/invalid-request");
-        assert!(
-            problem["detail"]
-                .as_str()
-                .unwrap()
-                .contains("pdf-seal-jobs"),
-            "{problem}"
-        );
+        support::jobs::check_problem(&refused, 400, "invalid-request", "pdf-seal-jobs");
     }
 }

@@ -243,15 +243,25 @@ impl ApiError {
     }
 }
 
+impl ProblemType {
+    /// The problem of a document or an option the core refused; `None` for the failures that
+    /// are not the caller's (the signer's, reading's).
+    pub fn of_seal_error(kind: ErrorKind) -> Option<Self> {
+        match kind {
+            ErrorKind::NotPdf => Some(Self::NotPdf),
+            ErrorKind::Unreadable => Some(Self::UnreadablePdf),
+            ErrorKind::Encrypted => Some(Self::EncryptedPdf),
+            ErrorKind::Certified => Some(Self::CertifiedPdf),
+            ErrorKind::InvalidOption => Some(Self::InvalidOption),
+            ErrorKind::Signer | ErrorKind::Io => None,
+        }
+    }
+}
+
 impl From<SealError> for ApiError {
     fn from(error: SealError) -> Self {
-        let problem = match error.kind() {
-            ErrorKind::NotPdf => ProblemType::NotPdf,
-            ErrorKind::Unreadable => ProblemType::UnreadablePdf,
-            ErrorKind::Encrypted => ProblemType::EncryptedPdf,
-            ErrorKind::Certified => ProblemType::CertifiedPdf,
-            ErrorKind::InvalidOption => ProblemType::InvalidOption,
-            ErrorKind::Signer | ErrorKind::Io => return Self::internal(error),
+        let Some(problem) = ProblemType::of_seal_error(error.kind()) else {
+            return Self::internal(error);
         };
         Self::new(problem, error.to_string())
     }

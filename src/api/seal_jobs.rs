@@ -2,7 +2,7 @@
 //! pattern that Power Automate and Logic Apps follow by themselves (DESIGN.md section 5).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use actix_web::http::header::{LOCATION, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::AppState;
 use super::problem::{ApiError, ProblemType};
 use super::request_body::{BodyTimeouts, content_length, read_limited, refuse_content_encoding};
-use super::seal_request::RequestedOptions;
+use super::seal_request::{RequestedOptions, media_type};
 use crate::jobs::{JobError, JobId, JobRecord, JobRequest, JobStatus, Jobs, Timings};
 use crate::storage::{BlobPath, StorageError};
 
@@ -119,18 +119,7 @@ fn jobs_of(state: &AppState) -> Result<&Jobs, ApiError> {
 }
 
 fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
-    let essence = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(|value| {
-            value
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
+    let essence = media_type(request);
     match essence.as_deref() {
         Some("application/json") => Ok(()),
         other => {

@@ -29,17 +29,7 @@ pub enum BodyKind {
 impl BodyKind {
     /// The kind named by the request's `Content-Type`; any other type, or none, is a 415.
     pub fn of(request: &HttpRequest) -> Result<Self, ApiError> {
-        let header = request.headers().get(CONTENT_TYPE);
-        let essence = header.and_then(|value| value.to_str().ok()).map(|value| {
-            value
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-
-        match essence.as_deref() {
+        match media_type(request).as_deref() {
             Some("application/pdf" | "application/octet-stream") => Ok(Self::Pdf),
             Some("application/json") => Ok(Self::Json),
             Some(other) => Err(unsupported(&format!(
@@ -56,6 +46,19 @@ impl BodyKind {
             Self::Json => max_pdf_bytes.div_ceil(3) * 4 + JSON_OVERHEAD_BYTES,
         }
     }
+}
+
+/// The media type of the request's `Content-Type`, lowercase, without its parameters.
+pub fn media_type(request: &HttpRequest) -> Option<String> {
+    let header = request.headers().get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        header
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 fn unsupported(what: &str) -> ApiError {

@@ -417,15 +417,10 @@ fn seal_failure(error: SealError) -> Failure {
     {
         return judge_storage(storage);
     }
-    let problem = match error.kind() {
-        ErrorKind::NotPdf => ProblemType::NotPdf,
-        ErrorKind::Unreadable => ProblemType::UnreadablePdf,
-        ErrorKind::Encrypted => ProblemType::EncryptedPdf,
-        ErrorKind::Certified => ProblemType::CertifiedPdf,
-        ErrorKind::InvalidOption => ProblemType::InvalidOption,
-        ErrorKind::Signer | ErrorKind::Io => return Failure::Retry(error.to_string()),
-    };
-    Failure::Final(problem, error.to_string())
+    match ProblemType::of_seal_error(error.kind()) {
+        Some(problem) => Failure::Final(problem, error.to_string()),
+        None => Failure::Retry(error.to_string()),
+    }
 }
 
 fn storage_failure(error: StorageError) -> Failure {

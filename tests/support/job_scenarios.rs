@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::fixture::Fixture;
 use super::jobs::{
-    Blobs, check_success, corpus, create_job, follow, job, make_large_pdf, peak_rss_kib, serve,
-    status_path,
+    Blobs, check_problem, check_success, corpus, create_job, follow, job, make_large_pdf,
+    peak_rss_kib, serve, status_path,
 };
 use super::server::Server;
 use super::validators::Validators;
@@ -149,18 +149,7 @@ pub fn failures(fixture: &Fixture, blobs: &dyn Blobs) {
             assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
             continue;
         }
-        let problem = done.json();
-        assert_eq!(done.status, status, "{source}: {problem}");
-        assert_eq!(
-            done.header("content-type").as_deref(),
-            Some("application/problem+json")
-        );
-        assert_eq!(problem["type"], format!("/problems/{slug}"), "{problem}");
-        let detail = problem["detail"].as_str().unwrap_or("");
-        assert!(
-            detail.contains(word),
-            "{source}: the detail {detail:?} does not name {word:?}"
-        );
+        check_problem(&done, status, slug, word);
         if slug != "destination-exists" {
             let output = fixture.path().join("unexpected.pdf");
             assert!(
@@ -207,13 +196,7 @@ pub fn idempotency_and_concurrency(fixture: &Fixture, blobs: &dyn Blobs, validat
         json!({}),
     );
     let reused = create_job(&server, &other, Some("flow-run-8c1f"));
-    assert_eq!(
-        reused.status,
-        409,
-        "{}",
-        String::from_utf8_lossy(&reused.body)
-    );
-    assert_eq!(reused.json()["type"], "/problems/idempotency-key-reused");
+    check_problem(&reused, 409, "idempotency-key-reused", "Idempotency-Key");
 
     // Concurrent jobs, created from several threads at once.
     let paths: Vec<String> = thread::scope(|scope| {

@@ -156,6 +156,26 @@ pub fn starts_with_file(output: &Path, input: &Path) -> bool {
     }
 }
 
+/// Checks that `reply` is the problem `slug` with `status`, and that its detail contains
+/// `word`; returns the problem.
+pub fn check_problem(reply: &Reply, status: u16, slug: &str, word: &str) -> Value {
+    let text = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, status, "expected {status} {slug}: {text}");
+    assert_eq!(
+        reply.header("content-type").as_deref(),
+        Some("application/problem+json"),
+        "{text}"
+    );
+    let problem = reply.json();
+    assert_eq!(problem["type"], format!("/problems/{slug}"), "{problem}");
+    let detail = problem["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains(word),
+        "the detail {detail:?} does not name {word:?}"
+    );
+    problem
+}
+
 /// Checks a succeeded job's answer against its output and judges the output.
 pub fn check_success(
     reply: &Reply,

@@ -10,16 +10,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use azure_core::http::{Etag, RequestContent};
 use azure_storage_blob::models::BlobClientGetPropertiesResultHeaders as _;
-use azure_storage_blob::{BlobClient, BlockBlobClient};
 use azure_storage_blob::models::{BlockBlobClientCommitBlockListOptions, BlockLookupList};
+use azure_storage_blob::{BlobClient, BlockBlobClient};
 use bytes::{Bytes, BytesMut};
 use tokio::task::JoinSet;
 
 use super::{error, metadata};
 use crate::jobs::JobId;
-use crate::storage::{
-    BlobPath, ETag, OutputMarker, OutputWriter, StorageError, StorageResult,
-};
+use crate::storage::{BlobPath, ETag, OutputMarker, OutputWriter, StorageError, StorageResult};
 
 /// The most blocks a committed block blob may have.
 const MAX_BLOCKS: usize = 50_000;
@@ -93,7 +91,11 @@ impl PinnedSource {
             Err(e) if error::status(&e) == Some(404) => {
                 Err(StorageError::SourceChanged(self.path.clone()))
             }
-            Err(e) => Err(error::map("read the properties of", &self.path.to_string(), &e)),
+            Err(e) => Err(error::map(
+                "read the properties of",
+                &self.path.to_string(),
+                &e,
+            )),
         }
     }
 }
