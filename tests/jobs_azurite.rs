@@ -139,3 +139,36 @@ fn the_container_of_the_job_records_is_neither_source_nor_destination() {
         support::jobs::check_problem(&refused, 400, "invalid-request", "pdf-seal-jobs");
     }
 }
+
+/// A job whose work item was lost (its record written, the item never sent or deleted by
+/// hand) is found by the sweeper and sealed.
+#[test]
+fn a_job_that_lost_its_work_item_is_taken_up_again() {
+    use pdf_seal::jobs::{JobId, JobRecord, JobRequest};
+
+    let fixture = Fixture::new();
+    let blobs = AzuriteBlobs::start();
+    blobs.create_container("lost");
+    let input = support::jobs::corpus("ph__minimal.pdf");
+    blobs.put_file("lost", "a.pdf", &input);
+    let request = JobRequest {
+        source: path("lost", "a.pdf"),
+        destination: path("lost", "a.sealed.pdf"),
+        overwrite: false,
+        options: Default::default(),
+    };
+    let created = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    let record = JobRecord::queued(JobId::random(), request, created);
+    let storage = blobs.azurite.storage();
+    blobs
+        .runtime
+        .block_on(storage.jobs.create(&record))
+        .unwrap();
+
+    let server = support::jobs::serve(&fixture, &blobs, "lost");
+    let done = support::jobs::follow(&server, &format!("/api/seal-jobs/{}", record.id), |_| {});
+    let output = fixture.path().join("lost.pdf");
+    assert!(blobs.get_file("lost", "a.sealed.pdf", &output));
+    // No work item was ever sent for this job: only the sweeper can have started it.
+    support::jobs::check_success(&done, &output, &input, &fixture, &Validators::find());
+}

@@ -40,6 +40,8 @@ pub enum ProblemType {
     SourceChanged,
     DestinationExists,
     DestinationContainerNotFound,
+    DestinationUnusable,
+    JobGaveUp,
     StorageAccessDenied,
     StorageFailed,
     StorageUnavailable,
@@ -68,6 +70,8 @@ impl ProblemType {
             Self::SourceChanged => "/problems/source-changed",
             Self::DestinationExists => "/problems/destination-exists",
             Self::DestinationContainerNotFound => "/problems/destination-container-not-found",
+            Self::DestinationUnusable => "/problems/destination-unusable",
+            Self::JobGaveUp => "/problems/job-gave-up",
             Self::StorageAccessDenied => "/problems/storage-access-denied",
             Self::StorageFailed => "/problems/storage-failed",
             Self::StorageUnavailable => "/problems/storage-unavailable",
@@ -77,7 +81,7 @@ impl ProblemType {
     }
 
     /// Every problem type, for lookups by slug.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 24] = [
         Self::NotPdf,
         Self::InvalidBase64,
         Self::InvalidRequest,
@@ -95,6 +99,8 @@ impl ProblemType {
         Self::SourceChanged,
         Self::DestinationExists,
         Self::DestinationContainerNotFound,
+        Self::DestinationUnusable,
+        Self::JobGaveUp,
         Self::StorageAccessDenied,
         Self::StorageFailed,
         Self::StorageUnavailable,
@@ -125,7 +131,9 @@ impl ProblemType {
             | Self::CertifiedPdf
             | Self::UnreadablePdf
             | Self::SourceNotFound
-            | Self::DestinationContainerNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::DestinationContainerNotFound
+            | Self::DestinationUnusable => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::JobGaveUp => StatusCode::INTERNAL_SERVER_ERROR,
             Self::SourceChanged | Self::DestinationExists | Self::IdempotencyKeyReused => {
                 StatusCode::CONFLICT
             }
@@ -160,6 +168,8 @@ impl ProblemType {
             Self::SourceChanged => "Source changed",
             Self::DestinationExists => "Destination exists",
             Self::DestinationContainerNotFound => "Destination container not found",
+            Self::DestinationUnusable => "Destination unusable",
+            Self::JobGaveUp => "Job gave up",
             Self::StorageAccessDenied => "Storage access denied",
             Self::StorageFailed => "Storage failed",
             Self::StorageUnavailable => "Storage unavailable",

@@ -170,7 +170,7 @@ fn parse_request(raw: &[u8], query: RequestedOptions) -> Result<JobRequest, ApiE
         digest: body.digest,
     })?;
     // Checked now, so that a bad option is refused before any job exists.
-    options.to_seal_options()?;
+    pdf_seal_core::check_options(&options.to_seal_options()?)?;
     let destination = match body.destination {
         Some(destination) => destination,
         None => body
@@ -302,6 +302,21 @@ mod tests {
         assert_eq!(request.options.reason.as_deref(), Some("Approved"));
         assert_eq!(request.options.location, None);
         assert_eq!(request.options.digest.as_deref(), Some("sha384"));
+    }
+
+    #[test]
+    fn options_no_document_could_take_are_refused_at_once() {
+        let long = "x".repeat(1001);
+        for extra in [
+            format!(r#""reason": "{long}""#),
+            format!(r#""fieldName": "{}""#, "f".repeat(101)),
+            r#""fieldName": "a.b""#.to_owned(),
+        ] {
+            let json =
+                format!(r#"{{"source": {{"container": "scans", "blob": "a.pdf"}}, {extra}}}"#);
+            let error = parse(&json).unwrap_err();
+            assert_eq!(error.problem(), ProblemType::InvalidOption, "{extra}");
+        }
     }
 
     #[test]

@@ -71,7 +71,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     )
     .with_reserved_container(storage_settings.jobs_container());
     let (stop_workers, stopping) = tokio::sync::watch::channel(false);
-    let workers = worker::spawn_workers(&jobs, stopping);
+    let mut workers = worker::spawn_workers(&jobs, stopping.clone());
+    workers.extend(worker::spawn_sweeper(&jobs, stopping));
     let state = AppState::new(loaded.signer, http.limits.clone()).with_jobs(jobs);
 
     let served = actix_web::rt::System::new().block_on(async move {

@@ -47,6 +47,8 @@ pub struct Jobs {
     /// Held by the one job of this instance that streams a large source, so that the
     /// instance's memory stays within one large job's pipeline plus small jobs (BENCHMARKS.md).
     pub(super) large_job: Arc<Semaphore>,
+    /// This process's random name, which prefixes the owner of every claim it makes.
+    pub(super) instance: String,
 }
 
 impl Jobs {
@@ -65,6 +67,7 @@ impl Jobs {
             nudge: Arc::new(Notify::new()),
             reserved_container: None,
             large_job: Arc::new(Semaphore::new(1)),
+            instance: JobId::random().as_str()[..10].to_owned(),
         }
     }
 

@@ -44,6 +44,50 @@ pub fn spawn_workers(jobs: &Jobs, shutdown: watch::Receiver<bool>) -> Vec<JoinHa
         .collect()
 }
 
+/// Starts the sweeper when the queue is shared by several processes (Azure), so that a job
+/// whose work item was lost (a failed send after its record was written, an item deleted by
+/// hand) is found and given a new one.
+pub fn spawn_sweeper(jobs: &Jobs, shutdown: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+    if jobs.storage.exclusive {
+        // The local queue is rebuilt from the records at start and loses nothing while running.
+        return None;
+    }
+    Some(jobs.runtime.clone().spawn(sweep(jobs.clone(), shutdown)))
+}
+
+/// Every five visibility timeouts, sends a new work item for each job that has waited in the
+/// queue for two of them without a worker, or whose claim ran out a timeout ago. Duplicate
+/// items are harmless: the record decides who works on a job.
+async fn sweep(jobs: Jobs, mut shutdown: watch::Receiver<bool>) {
+    let visibility = jobs.settings.visibility;
+    let storage = &jobs.storage;
+    while !*shutdown.borrow() {
+        tokio::select! {
+            () = tokio::time::sleep(visibility * 5) => {}
+            _ = shutdown.changed() => return,
+        }
+        let Ok(ids) = storage.jobs.unfinished().await else {
+            continue;
+        };
+        let now = OffsetDateTime::now_utc();
+        for id in ids {
+            let Ok(Some((record, _))) = storage.jobs.get(&id).await else {
+                continue;
+            };
+            let since = record.started_at.unwrap_or(record.created_at);
+            let lost = match (&record.status, &record.lease) {
+                (JobStatus::Queued, _) => now - since > visibility * 2,
+                (JobStatus::Running, Some(lease)) => now - lease.until > visibility,
+                (JobStatus::Running, None) => now - since > visibility * 2,
+                _ => false,
+            };
+            if lost && storage.queue.send(&id).await.is_ok() {
+                tracing::warn!(job.id = %id, "job without a worker; its work item was sent again");
+            }
+        }
+    }
+}
+
 /// One worker's loop: receive, handle, repeat; wait when there is nothing to do.
 async fn work(jobs: Jobs, index: usize, mut shutdown: watch::Receiver<bool>) {
     let queue = jobs.storage.queue.clone();
@@ -107,10 +151,16 @@ async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError>
     if record.status.is_final() {
         return storage.queue.delete(&delivery).await;
     }
+    let owner = format!("{}/{}", jobs.instance, delivery.message_id);
+    let claimed_elsewhere = |lease: &Lease| {
+        // On storage no other process uses, a claim of another process is a dead one's.
+        let holder_may_live =
+            !storage.exclusive || lease.owner.starts_with(&format!("{}/", jobs.instance));
+        lease.until > now && lease.owner != owner && holder_may_live
+    };
     if let Some(lease) = &record.lease
         && record.status == JobStatus::Running
-        && lease.until > now
-        && lease.owner != delivery.message_id
+        && claimed_elsewhere(lease)
     {
         // Another worker holds the job, or held it and died. This item comes back just after
         // the claim runs out: by then the job is finished, or its claim can be taken.
@@ -119,14 +169,19 @@ async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError>
         return storage.queue.extend(&mut delivery, wait).await;
     }
     if record.attempts >= MAX_ATTEMPTS {
-        let detail = format!(
-            "the job was given up after {MAX_ATTEMPTS} attempts; the last failure: {}",
-            record.last_error.as_deref().unwrap_or("unknown")
-        );
+        let detail = match record.last_error.as_deref() {
+            Some(error) => format!(
+                "the job was given up after {MAX_ATTEMPTS} attempts; the last one failed: {error}"
+            ),
+            None => format!(
+                "the job was given up after {MAX_ATTEMPTS} attempts; their workers stopped \
+                 before they finished (the service was stopped or crashed during the job)"
+            ),
+        };
         tracing::error!(job.id = %record.id, "{detail}");
         record.status = JobStatus::Failed;
         record.problem = Some(JobProblem {
-            slug: ProblemType::Internal.slug().to_owned(),
+            slug: ProblemType::JobGaveUp.slug().to_owned(),
             detail,
         });
         record.finished_at = Some(now);
@@ -141,7 +196,7 @@ async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError>
     record.attempts += 1;
     record.started_at = Some(now);
     record.lease = Some(Lease {
-        owner: delivery.message_id.clone(),
+        owner,
         until: now + jobs.settings.visibility,
     });
     let Some(etag) = storage.jobs.replace(&record, &etag).await? else {
@@ -291,6 +346,19 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
         ));
     }
 
+    // An existing destination that may not be replaced is refused before any work; the commit
+    // checks again, for one that appears meanwhile.
+    if !request.overwrite
+        && blobs
+            .properties(&request.destination)
+            .await
+            .map_err(storage_failure)?
+            .is_some()
+    {
+        return Err(storage_failure(StorageError::DestinationExists(
+            request.destination.clone(),
+        )));
+    }
     let pinned = blobs
         .properties(&request.source)
         .await
@@ -433,6 +501,7 @@ fn judge_storage(error: &StorageError) -> Failure {
         StorageError::SourceNotFound(_) => ProblemType::SourceNotFound,
         StorageError::DestinationContainerNotFound(_) => ProblemType::DestinationContainerNotFound,
         StorageError::DestinationExists(_) => ProblemType::DestinationExists,
+        StorageError::DestinationUnusable { .. } => ProblemType::DestinationUnusable,
         StorageError::SourceChanged(_) => ProblemType::SourceChanged,
         StorageError::AccessDenied { .. } => ProblemType::StorageAccessDenied,
         StorageError::Failed(_) => ProblemType::StorageFailed,

@@ -103,6 +103,7 @@ pub async fn open_with(
         blobs: Arc::new(AzureBlobs::new(service, tuning.output)),
         jobs: Arc::new(AzureJobs::new(container, settings.jobs_container.clone())),
         queue: Arc::new(AzureQueue::new(queue, settings.jobs_queue.clone())),
+        exclusive: false,
     })
 }
 

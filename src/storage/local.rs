@@ -105,6 +105,7 @@ pub fn open(data_dir: &Path) -> Result<Storage, OpenError> {
         blobs: Arc::new(LocalBlobs::new(dir)),
         jobs: Arc::new(jobs),
         queue: Arc::new(queue),
+        exclusive: true,
     })
 }
 

@@ -83,6 +83,11 @@ pub enum StorageError {
     /// The destination exists and the job may not overwrite it.
     #[error("the destination blob {0} already exists; set \"overwrite\": true to replace it")]
     DestinationExists(BlobPath),
+    /// The destination's name cannot take a blob here: a blob stands where the name needs a
+    /// folder, a folder or a non-block blob stands at the name, a name part is too long for
+    /// the file system, the blob is leased.
+    #[error("the destination {path} cannot be written: {reason}")]
+    DestinationUnusable { path: BlobPath, reason: String },
     /// The source was written after the job pinned it.
     #[error("the source blob {0} changed while it was being sealed; nothing was written")]
     SourceChanged(BlobPath),
@@ -259,4 +264,7 @@ pub struct Storage {
     pub blobs: Arc<dyn BlobStore>,
     pub jobs: Arc<dyn JobStore>,
     pub queue: Arc<dyn WorkQueue>,
+    /// True when no other process uses this storage (the local default holds a lock on its
+    /// data directory): a job's claim made by another process is then stale for sure.
+    pub exclusive: bool,
 }

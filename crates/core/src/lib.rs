@@ -10,4 +10,4 @@ pub mod pdf;
 pub mod seal;
 pub mod signer;
 
-pub use seal::{ErrorKind, Prepared, SealError, SealOptions, Sealed, prepare, seal};
+pub use seal::{ErrorKind, Prepared, SealError, SealOptions, Sealed, check_options, prepare, seal};

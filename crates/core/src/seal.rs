@@ -218,8 +218,11 @@ const MAX_TEXT_CHARS: usize = 1000;
 /// The longest field name accepted, in characters.
 const MAX_FIELD_NAME_CHARS: usize = 100;
 
-/// Refuses option values no reader would show: very long texts and field names.
-fn check_options(options: &SealOptions) -> Result<(), SealError> {
+/// Refuses option values that no document could take: texts and field names over their length
+/// limits, and field names that are empty or hold a period (which separates the parts of a
+/// field's full name). [`seal`] checks them too; callers that accept options long before they
+/// seal (blob jobs) check them at once.
+pub fn check_options(options: &SealOptions) -> Result<(), SealError> {
     let texts = [
         ("reason", &options.reason),
         ("location", &options.location),
@@ -234,11 +237,15 @@ fn check_options(options: &SealOptions) -> Result<(), SealError> {
             return Err(SealError::InvalidOption(reason));
         }
     }
-    if let Some(name) = &options.field_name
-        && name.chars().count() > MAX_FIELD_NAME_CHARS
-    {
-        let reason = format!("the field name is longer than {MAX_FIELD_NAME_CHARS} characters");
-        return Err(SealError::InvalidOption(reason));
+    if let Some(name) = &options.field_name {
+        if name.chars().count() > MAX_FIELD_NAME_CHARS {
+            let reason = format!("the field name is longer than {MAX_FIELD_NAME_CHARS} characters");
+            return Err(SealError::InvalidOption(reason));
+        }
+        if name.is_empty() || name.contains('.') {
+            let reason = format!("field name {name:?} must be non-empty and contain no period");
+            return Err(SealError::InvalidOption(reason));
+        }
     }
     Ok(())
 }

@@ -250,6 +250,15 @@ impl OutputWriter for AzureOutput {
         };
         match self.client.commit_block_list(list, Some(options)).await {
             Ok(_) => Ok(()),
+            Err(e) if matches!(error::code(&e), Some("InvalidBlobType" | "LeaseIdMissing")) => {
+                Err(StorageError::DestinationUnusable {
+                    path: self.path.clone(),
+                    reason: match error::code(&e) {
+                        Some("InvalidBlobType") => "it is an append or page blob".to_owned(),
+                        _ => "it is leased".to_owned(),
+                    },
+                })
+            }
             Err(e) if !overwrite && matches!(error::status(&e), Some(409 | 412)) => {
                 Err(StorageError::DestinationExists(self.path.clone()))
             }

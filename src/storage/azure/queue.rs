@@ -5,7 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use azure_core::http::RequestContent;
 use azure_storage_queue::QueueClient;
-use azure_storage_queue::models::{QueueClientReceiveMessagesOptions, QueueMessage};
+use azure_storage_queue::models::{
+    QueueClientReceiveMessagesOptions, QueueClientSendMessageOptions, QueueMessage,
+};
 
 use super::error;
 use crate::jobs::JobId;
@@ -47,8 +49,14 @@ impl WorkQueue for AzureQueue {
         };
         let content = RequestContent::try_from(message)
             .map_err(|e| error::map("write a message to", &self.what(), &e))?;
+        // A work item never expires (time to live -1): a job waits for a worker however long
+        // every instance is down, instead of the service's default of seven days.
+        let options = QueueClientSendMessageOptions {
+            message_time_to_live: Some(-1),
+            ..Default::default()
+        };
         self.client
-            .send_message(content, None)
+            .send_message(content, Some(options))
             .await
             .map_err(|e| error::map("send a message to", &self.what(), &e))?;
         Ok(())

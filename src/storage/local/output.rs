@@ -154,8 +154,23 @@ fn place(
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
             Err(StorageError::DestinationExists(destination.clone()))
         }
-        Err(error) => Err(failed(error)),
+        Err(error) => Err(unusable_name(destination, &error).unwrap_or_else(|| failed(error))),
     }
+}
+
+/// The failures of a rename that come from the destination's name, not from the disk: a
+/// folder stands at the name, a blob where it needs a folder, a name part too long.
+fn unusable_name(destination: &BlobPath, error: &io::Error) -> Option<StorageError> {
+    let reason = match Errno::from_io_error(error)? {
+        Errno::ISDIR => "a folder of blobs stands at its name",
+        Errno::NOTDIR => "a blob stands where the name needs a folder",
+        Errno::NAMETOOLONG => "a part of its name is longer than this file system allows",
+        _ => return None,
+    };
+    Some(StorageError::DestinationUnusable {
+        path: destination.clone(),
+        reason: reason.to_owned(),
+    })
 }
 
 /// Copies the pinned source whole into `out`. `std::io::copy` lets Linux copy from file to
@@ -260,7 +275,15 @@ fn make_parents(dir: &DataDir, destination: &BlobPath) -> StorageResult<(OwnedFd
                 Errno::NOTDIR => "a blob stands where the name needs a directory",
                 _ => "a directory on the way cannot be opened",
             };
-            StorageError::Failed(format!("cannot write {destination}: {reason} ({error})"))
+            match error {
+                Errno::LOOP | Errno::NOTDIR => StorageError::DestinationUnusable {
+                    path: destination.clone(),
+                    reason: reason.to_owned(),
+                },
+                _ => {
+                    StorageError::Failed(format!("cannot write {destination}: {reason} ({error})"))
+                }
+            }
         })?;
         if created {
             touched.push(current);
