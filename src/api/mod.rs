@@ -91,6 +91,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/seal-jobs/{id}")
                 .route(web::get().to(guarded(seal_jobs::status)))
-                .default_service(fallback::method_not_allowed("GET")),
+                .route(web::head().to(guarded(seal_jobs::status)))
+                .default_service(fallback::method_not_allowed("GET, HEAD")),
         );
 }

@@ -136,9 +136,16 @@ fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
 
 /// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
 fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = request.headers().get("idempotency-key") else {
+    let mut values = request.headers().get_all("idempotency-key");
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            ProblemType::InvalidRequest,
+            "the request has more than one Idempotency-Key header; send one",
+        ));
+    }
     let invalid = || {
         ApiError::new(
             ProblemType::InvalidRequest,
@@ -302,6 +309,24 @@ mod tests {
         assert_eq!(request.options.reason.as_deref(), Some("Approved"));
         assert_eq!(request.options.location, None);
         assert_eq!(request.options.digest.as_deref(), Some("sha384"));
+    }
+
+    #[test]
+    fn one_idempotency_key_of_visible_ascii_is_accepted() {
+        use actix_web::test::TestRequest;
+        let with = |values: &[&str]| {
+            let mut request = TestRequest::default();
+            for value in values {
+                request = request.append_header(("Idempotency-Key", *value));
+            }
+            idempotency_key(&request.to_http_request())
+        };
+        assert_eq!(with(&[]).unwrap(), None);
+        assert_eq!(with(&["run 42"]).unwrap().as_deref(), Some("run 42"));
+        for bad in [&["a", "b"][..], &[""], &["tab\there"], &[&"k".repeat(256)]] {
+            let error = with(bad).unwrap_err();
+            assert_eq!(error.problem(), ProblemType::InvalidRequest, "{bad:?}");
+        }
     }
 
     #[test]
