@@ -19,7 +19,8 @@ use pdf_seal::jobs::{JobId, JobRecord, JobRequest, JobStatus};
 use pdf_seal::storage::azure::{self, AzureTuning, OutputTuning};
 use pdf_seal::storage::{BlobPath, Created, OutputMarker, SourceReader, StorageError};
 use sha2::{Digest, Sha256};
-use support::azurite::{ACCOUNT_KEY, Azurite, AzuriteFixture, account_sas_with_key, signature_of};
+use support::account_sas::{ACCOUNT_KEY, account_sas_with_key};
+use support::azurite::{Azurite, AzuriteFixture, signature_of};
 use time::OffsetDateTime;
 
 fn path(container: &str, blob: &str) -> BlobPath {

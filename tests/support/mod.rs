@@ -5,6 +5,7 @@
 // Each test binary that declares `mod support` uses only part of it.
 #![allow(dead_code)]
 
+pub mod account_sas;
 pub mod azurite;
 pub mod fixture;
 pub mod job_scenarios;
