@@ -38,11 +38,14 @@ struct Layout {
 }
 
 impl Default for Layout {
-    /// 256 KiB blocks, 4 MiB of them cached; 4 MiB ranges, three in flight.
+    /// 32 KiB blocks, 2 MiB of them cached; 4 MiB ranges, three in flight. The PDF reader
+    /// asks for 4 KiB windows at first, and the objects it needs may lie anywhere (a page
+    /// object every megabyte in a large scan): small blocks keep each such read to one small
+    /// request.
     fn default() -> Self {
         Self {
-            block_bytes: 256 * 1024,
-            cached_blocks: 16,
+            block_bytes: 32 * 1024,
+            cached_blocks: 64,
             range_bytes: 4 * 1024 * 1024,
             ranges_ahead: 3,
         }
