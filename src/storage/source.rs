@@ -154,7 +154,56 @@ impl BlobSource {
     }
 }
 
+impl BlobSource {
+    /// Fetches the blocks of `ranges` that are not cached, side by side, at most half the
+    /// cache at a time; failures are left for the reads that follow.
+    fn fetch_blocks(&self, ranges: &[(u64, usize)]) {
+        let block_bytes = self.layout.block_bytes as u64;
+        let mut wanted: Vec<u64> = ranges
+            .iter()
+            .filter(|(offset, len)| *len > 0 && *offset < self.len())
+            .flat_map(|(offset, len)| {
+                let last = (offset + *len as u64 - 1).min(self.len() - 1);
+                offset / block_bytes..=last / block_bytes
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        {
+            let cache = self.lock_cache();
+            wanted.retain(|index| !cache.contains(index));
+        }
+        wanted.truncate((self.layout.cached_blocks / 2).max(1));
+        if wanted.len() < 2 {
+            return;
+        }
+        let tasks: Vec<_> = wanted
+            .into_iter()
+            .map(|index| {
+                let start = index * block_bytes;
+                let len = (self.len() - start).min(block_bytes) as usize;
+                let reader = self.reader.clone();
+                let task = self
+                    .runtime
+                    .spawn(async move { reader.read_range(start, len).await });
+                (index, len, task)
+            })
+            .collect();
+        for (index, len, task) in tasks {
+            if let Ok(Ok(block)) = self.runtime.block_on(task)
+                && block.len() == len
+            {
+                self.lock_cache().put(index, block);
+            }
+        }
+    }
+}
+
 impl Source for BlobSource {
+    fn prefetch(&self, ranges: &[(u64, usize)]) {
+        self.fetch_blocks(ranges);
+    }
+
     fn len(&self) -> u64 {
         self.reader.pinned().len
     }

@@ -344,3 +344,25 @@ fn errors_without_a_storage_cause_have_none() {
     let error = io::Error::new(io::ErrorKind::UnexpectedEof, "short");
     assert!(storage_error(&error).is_none());
 }
+
+#[test]
+fn prefetched_blocks_are_read_from_the_cache() {
+    let runtime = runtime();
+    let data = pattern(1000);
+    let reader = Arc::new(MemoryReader::new(data.clone()));
+    let source = small_source(&reader, &runtime);
+
+    // Two objects far apart: their blocks (0 and 12) are fetched side by side.
+    source.prefetch(&[(10, 20), (800, 20)]);
+    assert_eq!(reader.requests(), 2);
+    let mut buf = [0; 20];
+    source.read_at(800, &mut buf).unwrap();
+    assert_eq!(buf[..], data[800..820]);
+    source.read_at(10, &mut buf).unwrap();
+    assert_eq!(buf[..], data[10..30]);
+    assert_eq!(reader.requests(), 2, "the reads found their blocks cached");
+
+    // Never more than half the cache at once, and nothing already cached again.
+    source.prefetch(&[(10, 20), (200, 20), (300, 20), (400, 20), (500, 20)]);
+    assert_eq!(reader.requests(), 4);
+}

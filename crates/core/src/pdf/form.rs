@@ -34,6 +34,9 @@ impl FieldTarget {
     }
 }
 
+/// How many of the page-tree nodes to visit next are announced to the source at a time.
+const PREFETCH_NODES: usize = 32;
+
 /// The first page, after checking that the whole page tree is a tree: a cycle is refused.
 pub fn first_page<S: Source + ?Sized>(doc: &mut Document<'_, S>) -> Result<ObjRef, PdfError> {
     let (_, catalog) = doc.catalog()?;
@@ -45,6 +48,11 @@ pub fn first_page<S: Source + ?Sized>(doc: &mut Document<'_, S>) -> Result<ObjRe
     let mut seen = HashSet::new();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
+        // The next nodes to visit are at the top of the stack: a remote source fetches them
+        // together (a flat tree of a thousand pages would otherwise cost a thousand round
+        // trips, one after the other).
+        let next = stack.len().saturating_sub(PREFETCH_NODES);
+        doc.prefetch(&stack[next..]);
         if !seen.insert(node.num) {
             return Err(PdfError::PageTreeCycle(node.num));
         }

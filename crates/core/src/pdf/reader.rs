@@ -328,6 +328,29 @@ impl<'s, S: Source + ?Sized> Document<'s, S> {
         }
     }
 
+    /// Tells the source which objects will be read next, so that a remote one can fetch their
+    /// first windows together (objects in object streams: the stream's).
+    pub fn prefetch(&self, references: &[ObjRef]) {
+        let mut ranges: Vec<(u64, usize)> = references
+            .iter()
+            .filter_map(|reference| match self.entries.get(&reference.num)? {
+                XrefEntry::InFile { offset, .. } => Some(*offset),
+                XrefEntry::InStream { stream, .. } => match self.entries.get(stream)? {
+                    XrefEntry::InFile { offset, .. } => Some(*offset),
+                    _ => None,
+                },
+                XrefEntry::Free => None,
+            })
+            .filter(|offset| *offset < self.len)
+            .map(|offset| (offset, FIRST_WINDOW))
+            .collect();
+        ranges.sort_unstable();
+        ranges.dedup();
+        if !ranges.is_empty() {
+            self.source.prefetch(&ranges);
+        }
+    }
+
     /// Reads up to `len` bytes at `offset`, fewer at the end of the file.
     pub(crate) fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, PdfError> {
         let len = len.min(self.len.saturating_sub(offset) as usize);

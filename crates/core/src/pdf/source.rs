@@ -20,6 +20,11 @@ pub trait Source: Sync {
         None
     }
 
+    /// Says that the ranges `(offset, len)` will be read soon. Remote sources fetch them at
+    /// once, side by side, instead of one round trip per read; others ignore it. A failure is
+    /// not reported here: the read that follows meets it.
+    fn prefetch(&self, _ranges: &[(u64, usize)]) {}
+
     /// Feeds the whole document to `sink`, in order, in chunks of any size. The pipeline calls
     /// it once per seal, to hash the original bytes. Sources that read faster in sequence than
     /// at random (remote ones, with read-ahead) override it, and may pass the bytes elsewhere
