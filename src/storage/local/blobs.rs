@@ -136,7 +136,9 @@ impl Pinned {
 
     /// Reads `len` bytes at `offset`, then checks the pin so that the bytes returned are known
     /// to be of the pinned version.
-    fn read(&self, offset: u64, len: usize) -> StorageResult<Bytes> {
+    /// Fills `buf` from `offset`.
+    fn read(&self, offset: u64, mut buf: Vec<u8>) -> StorageResult<Bytes> {
+        let len = buf.len();
         let end = offset.checked_add(len as u64);
         if end.is_none_or(|end| end > self.pinned.len) {
             return Err(StorageError::Failed(format!(
@@ -144,7 +146,6 @@ impl Pinned {
                 self.path
             )));
         }
-        let mut buf = vec![0; len];
         let read = self.file.read_exact_at(&mut buf, offset);
         self.check()?;
         read.map_err(|error| failed(&self.path, "reading", error))?;
@@ -169,8 +170,13 @@ impl SourceReader for LocalSource {
         // A plain pread would do on the blocking thread of a `BlobSource`, which waits here;
         // but its read-ahead runs this future as a task of the runtime, where a read of
         // megabytes must not hold up a worker thread. Hence the blocking pool.
+        // The buffer is allocated here, on the caller's thread, not on one of the blocking
+        // pool's many threads: glibc keeps a freed buffer in the arena of the thread that
+        // allocated it, and one arena per pool thread let the peak memory creep up from job to
+        // job (BENCHMARKS.md).
         let source = self.0.clone();
-        blocking(move || source.read(offset, len)).await
+        let buf = vec![0; len];
+        blocking(move || source.read(offset, buf)).await
     }
 }
 
