@@ -242,7 +242,7 @@ async fn a_directory_is_not_a_blob_and_cannot_be_replaced() {
         .unwrap();
     let committed = writer.commit(Bytes::new(), &marker(&job, "S"), true).await;
     assert!(
-        matches!(committed, Err(StorageError::Failed(_))),
+        matches!(committed, Err(StorageError::DestinationUnusable { .. })),
         "{committed:?}"
     );
 
@@ -251,9 +251,10 @@ async fn a_directory_is_not_a_blob_and_cannot_be_replaced() {
         .await
         .unwrap();
     let committed = writer.commit(Bytes::new(), &marker(&job, "S"), true).await;
-    let Err(StorageError::Failed(message)) = committed else {
+    let Err(error @ StorageError::DestinationUnusable { .. }) = committed else {
         panic!("a blob became a directory: {committed:?}");
     };
+    let message = error.to_string();
     assert!(message.contains("docs/in.pdf/below"), "{message}");
     assert!(
         !message.contains(&fixture.data().display().to_string()),
