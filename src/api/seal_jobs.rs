@@ -242,11 +242,10 @@ struct JobView<'a> {
 
 /// 200 with the result once the job succeeded; 202 with `Location` and `Retry-After` before.
 fn answer(record: &JobRecord, jobs: &Jobs) -> HttpResponse {
-    let view = view_of(record);
     if record.status == JobStatus::Succeeded {
-        return HttpResponse::Ok().json(view);
+        return HttpResponse::Ok().json(view_of(record));
     }
-    accepted(record, jobs).json(view)
+    pending(record, jobs)
 }
 
 fn view_of(record: &JobRecord) -> JobView<'_> {

@@ -421,20 +421,8 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
     };
     let sign = signing.elapsed();
 
+    // The writer checks at commit that the source is still the pinned version.
     let committing = Instant::now();
-    match blobs.properties(&request.source).await {
-        Ok(Some(now)) if now.etag == pinned.etag => {}
-        Ok(_) => {
-            writer.abort().await;
-            return Err(storage_failure(StorageError::SourceChanged(
-                request.source.clone(),
-            )));
-        }
-        Err(error) => {
-            writer.abort().await;
-            return Err(storage_failure(error));
-        }
-    }
     let marker = OutputMarker {
         job: record.id.clone(),
         size_bytes: pinned.len + sealed.increment.len() as u64,

@@ -140,7 +140,8 @@ pub trait OutputWriter: Send {
 
     /// Appends `increment` after the source and makes the output visible at once, with
     /// `marker`. Fails with [`StorageError::DestinationExists`] when the destination exists
-    /// and `overwrite` is false.
+    /// and `overwrite` is false, and with [`StorageError::SourceChanged`], writing nothing,
+    /// when the source is no longer the version it was pinned at.
     async fn commit(
         self: Box<Self>,
         increment: Bytes,
