@@ -5,6 +5,7 @@
 //! loading of the signer ([`signing`]) and the logs ([`telemetry`]).
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod jobs;

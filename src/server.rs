@@ -1,4 +1,4 @@
-//! The HTTP server: the API's routes behind the request middleware.
+//! The HTTP server: the API's routes behind the request log and the auth guard.
 
 use std::io;
 use std::net::TcpListener;
@@ -8,6 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::api::{self, AppState, fallback, request_log};
+use crate::auth::guard;
 
 /// Serves the API on `listener`, which is already bound, with a worker thread for each CPU
 /// the process may use. The returned server runs when awaited (or spawned) and stops on
@@ -37,6 +38,7 @@ pub fn listen_with_workers(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(guard::check))
             .wrap(from_fn(request_log::summarise))
             .configure(api::routes)
             .default_service(web::to(fallback::not_found))

@@ -20,6 +20,7 @@ use actix_web::web;
 use pdf_seal_core::signer::Signer;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::auth::Auth;
 use crate::config::SealLimits;
 use crate::jobs::Jobs;
 use panic_guard::guarded;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub limits: SealLimits,
     /// Blob mode, when it is enabled.
     pub jobs: Option<Jobs>,
+    /// Who may call.
+    pub auth: Auth,
     /// A permit for each seal that may run at once.
     seals: Arc<Semaphore>,
 }
@@ -46,6 +49,7 @@ impl AppState {
             signer,
             limits,
             jobs: None,
+            auth: Auth::disabled(),
             seals,
         }
     }
@@ -56,6 +60,11 @@ impl AppState {
             jobs: Some(jobs),
             ..self
         }
+    }
+
+    /// The same state with callers checked by `auth`.
+    pub fn with_auth(self, auth: Auth) -> Self {
+        Self { auth, ..self }
     }
 
     /// Takes one of the `max_concurrent_seals` permits, or refuses at once with a 503 when all

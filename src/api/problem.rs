@@ -46,6 +46,12 @@ pub enum ProblemType {
     StorageFailed,
     StorageUnavailable,
     IdempotencyKeyReused,
+    AuthenticationRequired,
+    InvalidToken,
+    InvalidFunctionKey,
+    AccessDenied,
+    AddressNotAllowed,
+    IdentityProviderUnavailable,
     Internal,
 }
 
@@ -76,12 +82,18 @@ impl ProblemType {
             Self::StorageFailed => "/problems/storage-failed",
             Self::StorageUnavailable => "/problems/storage-unavailable",
             Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
+            Self::AuthenticationRequired => "/problems/authentication-required",
+            Self::InvalidToken => "/problems/invalid-token",
+            Self::InvalidFunctionKey => "/problems/invalid-function-key",
+            Self::AccessDenied => "/problems/access-denied",
+            Self::AddressNotAllowed => "/problems/address-not-allowed",
+            Self::IdentityProviderUnavailable => "/problems/identity-provider-unavailable",
             Self::Internal => "/problems/internal-error",
         }
     }
 
     /// Every problem type, for lookups by slug.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 30] = [
         Self::NotPdf,
         Self::InvalidBase64,
         Self::InvalidRequest,
@@ -105,6 +117,12 @@ impl ProblemType {
         Self::StorageFailed,
         Self::StorageUnavailable,
         Self::IdempotencyKeyReused,
+        Self::AuthenticationRequired,
+        Self::InvalidToken,
+        Self::InvalidFunctionKey,
+        Self::AccessDenied,
+        Self::AddressNotAllowed,
+        Self::IdentityProviderUnavailable,
         Self::Internal,
     ];
 
@@ -137,7 +155,13 @@ impl ProblemType {
             Self::SourceChanged | Self::DestinationExists | Self::IdempotencyKeyReused => {
                 StatusCode::CONFLICT
             }
-            Self::StorageAccessDenied => StatusCode::FORBIDDEN,
+            Self::AuthenticationRequired | Self::InvalidToken | Self::InvalidFunctionKey => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::StorageAccessDenied | Self::AccessDenied | Self::AddressNotAllowed => {
+                StatusCode::FORBIDDEN
+            }
+            Self::IdentityProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageFailed => StatusCode::BAD_GATEWAY,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -174,6 +198,12 @@ impl ProblemType {
             Self::StorageFailed => "Storage failed",
             Self::StorageUnavailable => "Storage unavailable",
             Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::AuthenticationRequired => "Authentication required",
+            Self::InvalidToken => "Invalid token",
+            Self::InvalidFunctionKey => "Invalid function key",
+            Self::AccessDenied => "Access denied",
+            Self::AddressNotAllowed => "Address not allowed",
+            Self::IdentityProviderUnavailable => "Identity provider unavailable",
             Self::Internal => "Internal error",
         }
     }
@@ -239,6 +269,15 @@ impl ApiError {
         Self {
             header: Some((RETRY_AFTER, retry_after_secs.to_string())),
             ..Self::new(ProblemType::StorageUnavailable, detail)
+        }
+    }
+
+    /// The same error with one header added, such as `WWW-Authenticate` on a 401 or
+    /// `Retry-After` on a 503.
+    pub fn with_header(self, name: HeaderName, value: impl Into<String>) -> Self {
+        Self {
+            header: Some((name, value.into())),
+            ..self
         }
     }
 

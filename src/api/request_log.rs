@@ -10,6 +10,8 @@ use actix_web::{Error, HttpMessage as _};
 use tracing::Instrument as _;
 
 use super::problem::{ApiError, ProblemType};
+use crate::auth::Caller;
+use crate::auth::client_address::ClientAddress;
 
 /// The size of the request's PDF, which a handler records in the request's extensions for
 /// the summary.
@@ -18,9 +20,11 @@ pub struct PdfSize(pub u64);
 
 /// Runs the request in a span and logs one summary event: method, path without its query
 /// string (function keys travel as `?code=`), status, `duration_ms` (until the answer's head
-/// is ready), `pdf.size_bytes` when known, and the problem type of a failure. Client errors
-/// are logged at info, a refusal for being busy at warn, other 5xx at error with their cause;
-/// bodies, headers and query values never.
+/// is ready), `pdf.size_bytes` when known, the problem type of a failure, the client address
+/// and who the caller was admitted as (`auth.method`, `auth.object_id`, `auth.client_id`,
+/// `auth.tenant_id`, `auth.key_id`). Client errors are logged at info, a refusal for being
+/// busy at warn, other 5xx at error with their cause; bodies, credentials, headers and query
+/// values never.
 pub async fn summarise(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -32,18 +36,20 @@ pub async fn summarise(
 
     let outcome = next.call(request).instrument(span.clone()).await;
     let _entered = span.enter();
-    let summary = Summary {
+    let mut summary = Summary {
         method: &method,
         path: &path,
         started,
+        client: None,
+        caller: None,
     };
     match &outcome {
         Ok(response) => {
-            let pdf_size = response
-                .request()
-                .extensions()
-                .get::<PdfSize>()
-                .map(|size| size.0);
+            let extensions = response.request().extensions();
+            let pdf_size = extensions.get::<PdfSize>().map(|size| size.0);
+            summary.client = extensions.get::<ClientAddress>().copied();
+            summary.caller = extensions.get::<Caller>().cloned();
+            drop(extensions);
             let error = response.response().error();
             summary.log(response.status(), pdf_size, error);
         }
@@ -56,6 +62,8 @@ struct Summary<'a> {
     method: &'a str,
     path: &'a str,
     started: Instant,
+    client: Option<ClientAddress>,
+    caller: Option<Caller>,
 }
 
 impl Summary<'_> {
@@ -67,6 +75,16 @@ impl Summary<'_> {
         // A few refusals in a burst are expected; many mean PDF_SEAL_MAX_CONCURRENT_SEALS or
         // the capacity behind it is too small.
         let busy = api_error.is_some_and(|error| error.problem() == ProblemType::Busy);
+        let client = self
+            .client
+            .and_then(|address| address.client)
+            .map(|client| client.to_string());
+        let caller = self.caller.as_ref();
+        let auth_method = caller.map(Caller::method_names);
+        let object_id = caller.and_then(|caller| caller.object_id.as_deref());
+        let client_id = caller.and_then(|caller| caller.client_id.as_deref());
+        let tenant_id = caller.and_then(|caller| caller.tenant_id.as_deref());
+        let key_id = caller.and_then(|caller| caller.key_id.as_deref());
         if busy {
             tracing::warn!(
                 http.method = self.method,
@@ -74,6 +92,12 @@ impl Summary<'_> {
                 http.status = status.as_u16(),
                 duration_ms,
                 problem.r#type = problem,
+                client.address = client,
+                auth.method = auth_method,
+                auth.object_id = object_id,
+                auth.client_id = client_id,
+                auth.tenant_id = tenant_id,
+                auth.key_id = key_id,
                 "request refused: every seal is in use"
             );
         } else if status.is_server_error() {
@@ -89,6 +113,12 @@ impl Summary<'_> {
                 pdf.size_bytes = pdf_size,
                 problem.r#type = problem,
                 error.cause = cause,
+                client.address = client,
+                auth.method = auth_method,
+                auth.object_id = object_id,
+                auth.client_id = client_id,
+                auth.tenant_id = tenant_id,
+                auth.key_id = key_id,
                 "request failed"
             );
         } else {
@@ -99,6 +129,12 @@ impl Summary<'_> {
                 duration_ms,
                 pdf.size_bytes = pdf_size,
                 problem.r#type = problem,
+                client.address = client,
+                auth.method = auth_method,
+                auth.object_id = object_id,
+                auth.client_id = client_id,
+                auth.tenant_id = tenant_id,
+                auth.key_id = key_id,
                 "request"
             );
         }

@@ -8,8 +8,9 @@ use anyhow::Context as _;
 
 use super::CliError;
 use crate::api::AppState;
+use crate::auth::Auth;
 use crate::config::{
-    Environment, HttpSettings, JobSettings, LogSettings, SignerArgs, SignerSettings,
+    AuthSettings, Environment, HttpSettings, JobSettings, LogSettings, SignerArgs, SignerSettings,
     StorageSettings,
 };
 use crate::jobs::{Jobs, worker};
@@ -22,8 +23,9 @@ const JOB_GRACE: Duration = Duration::from_secs(20);
 /// The arguments of `pdf-seal serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Loopback address and port to listen on; port 0 picks a free one [default:
-    /// 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT under Azure Functions, else 127.0.0.1:7071]
+    /// Address and port to listen on; port 0 picks a free one. An address beyond loopback
+    /// needs PDF_SEAL_AUTH [default: 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT under Azure
+    /// Functions, else 127.0.0.1:7071]
     #[arg(long, value_name = "ADDR:PORT")]
     pub bind: Option<String>,
 
@@ -36,6 +38,7 @@ pub struct ServeArgs {
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let env = Environment::from_process();
     let http = HttpSettings::resolve(args.bind.as_deref(), &env)?;
+    let auth_settings = AuthSettings::resolve(&env, http.bind)?;
     let log = LogSettings::resolve(&env, std::io::stderr().is_terminal())?;
     let signer_settings = SignerSettings::resolve(&args.signer, &env)?;
     let storage_settings = StorageSettings::resolve(&env)?;
@@ -73,7 +76,19 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let (stop_workers, stopping) = tokio::sync::watch::channel(false);
     let mut workers = worker::spawn_workers(&jobs, stopping.clone());
     workers.extend(worker::spawn_sweeper(&jobs, stopping));
-    let state = AppState::new(loaded.signer, http.limits.clone()).with_jobs(jobs);
+    let auth = Auth::new(&auth_settings);
+    if let Some(entra) = auth.entra() {
+        jobs_runtime.block_on(entra.warm_up());
+    }
+    if auth.policy().is_none() && env.is_set(crate::config::http::FUNCTIONS_PORT_VARIABLE) {
+        tracing::warn!(
+            "PDF_SEAL_AUTH is none: pdf-seal relies on the Functions host's key check alone \
+             (authLevel function); with authLevel anonymous anyone could seal"
+        );
+    }
+    let state = AppState::new(loaded.signer, http.limits.clone())
+        .with_jobs(jobs)
+        .with_auth(auth.clone());
 
     let served = actix_web::rt::System::new().block_on(async move {
         let server = server::listen(listener, state).context("starting the HTTP server")?;
@@ -84,6 +99,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             http.body_idle_timeout_secs = http.limits.body_idle_timeout.as_secs(),
             http.body_timeout_secs = http.limits.body_timeout.as_secs(),
             http.max_concurrent_seals = http.limits.max_concurrent_seals,
+            auth.policy = auth.policy().describe(),
+            auth.ip_allow_list = auth_settings.network.allow.is_some(),
             jobs.storage = storage_settings.describe(),
             jobs.public_base_url = %job_settings.public_base_url,
             jobs.workers = job_settings.workers,

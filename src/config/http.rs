@@ -13,7 +13,7 @@ pub const FUNCTIONS_PORT_VARIABLE: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
 /// Settings of `pdf-seal serve`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpSettings {
-    /// The loopback address and port to listen on: `--bind`, else 127.0.0.1 and
+    /// The address and port to listen on: `--bind`, else 127.0.0.1 and
     /// `FUNCTIONS_CUSTOMHANDLER_PORT`, else [`DEFAULT_BIND`]. Port 0 picks a free port.
     pub bind: SocketAddr,
     /// The size, time and concurrency limits of seal requests.
@@ -21,10 +21,8 @@ pub struct HttpSettings {
 }
 
 impl HttpSettings {
-    /// Reads the settings from the `--bind` flag and the environment.
-    ///
-    /// pdf-seal has no authentication of its own yet, so any address but a loopback one is
-    /// refused: on Azure Functions the host proxies requests to the handler over loopback.
+    /// Reads the settings from the `--bind` flag and the environment. An address beyond
+    /// loopback needs authentication, which [`super::AuthSettings`] checks.
     pub fn resolve(bind_flag: Option<&str>, env: &Environment) -> Result<Self, ConfigError> {
         let bind = match bind_flag {
             Some(text) => parse_bind(text)?,
@@ -33,16 +31,6 @@ impl HttpSettings {
                 None => DEFAULT_BIND,
             },
         };
-
-        if !bind.ip().is_loopback() {
-            return Err(ConfigError::new(
-                "--bind",
-                format!(
-                    "{bind} is not a loopback address; pdf-seal has no authentication yet, so it \
-                     listens only on loopback (127.0.0.1 or [::1])"
-                ),
-            ));
-        }
 
         let limits = SealLimits::resolve(env)?;
         Ok(Self { bind, limits })
@@ -96,14 +84,6 @@ mod tests {
             HttpSettings::resolve(Some("[::1]:0"), &env(&[(FUNCTIONS_PORT_VARIABLE, "40123")]));
 
         assert_eq!(settings.unwrap().bind.to_string(), "[::1]:0");
-    }
-
-    #[test]
-    fn refuses_a_non_loopback_bind() {
-        let error = HttpSettings::resolve(Some("0.0.0.0:7071"), &env(&[])).unwrap_err();
-
-        assert_eq!(error.variable, "--bind");
-        assert!(error.reason.contains("loopback"), "{error}");
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! process environment. A bad value is a [`ConfigError`] that names the variable: the commands
 //! print it and stop with exit code 2.
 
+pub mod auth;
+pub mod entra;
 pub mod http;
 pub mod jobs;
 pub mod limits;
 pub mod log;
+pub mod network;
 pub mod secret;
 pub mod signer;
 pub mod storage;
@@ -17,10 +20,13 @@ pub mod storage;
 use std::collections::HashMap;
 use std::ffi::OsString;
 
+pub use auth::{AuthMethod, AuthPolicy, AuthSettings, FunctionKeySettings};
+pub use entra::{AllowedClients, EntraSettings};
 pub use http::HttpSettings;
 pub use jobs::JobSettings;
 pub use limits::SealLimits;
 pub use log::{LogFormat, LogSettings};
+pub use network::NetworkSettings;
 pub use secret::Secret;
 pub use signer::{SignerArgs, SignerSettings, SigningKeySource};
 pub use storage::{AzureCredential, AzureStorageSettings, LocalStorageSettings, StorageSettings};
