@@ -86,8 +86,18 @@ type Finding = Result<Caller, Denial>;
 /// request. Each method is checked at most once. When none passes, the most telling denial
 /// is answered (see [`Denial::rank`]).
 async fn authenticate(auth: &Auth, request: &ServiceRequest) -> Result<Caller, Denial> {
-    let token = bearer_token(request.headers());
-    let key = function_key(request.headers(), request.query_string());
+    // Only the credentials the policy takes are read: to a policy of function keys alone, an
+    // `Authorization` header (a browser's, a proxy's) is no credential, so not a bad one.
+    let token = if auth.policy.uses(AuthMethod::EntraId) {
+        bearer_token(request.headers())
+    } else {
+        Ok(None)
+    };
+    let key = if auth.policy.uses(AuthMethod::FunctionKey) {
+        function_key(request.headers(), request.query_string())
+    } else {
+        Ok(None)
+    };
     let no_credential = matches!(token, Ok(None)) && matches!(key, Ok(None));
     if no_credential {
         return Err(Denial::missing(&auth.policy));
