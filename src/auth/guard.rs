@@ -12,6 +12,7 @@ use super::credentials::{bearer_token, function_key};
 use super::denial::Denial;
 use super::{Auth, Caller, UNAUTHENTICATED_PATH};
 use crate::api::AppState;
+use crate::api::request_log::loggable;
 use crate::config::AuthMethod;
 
 /// Checks the client address against the allow-list (every path), then the credentials the
@@ -42,7 +43,7 @@ pub async fn check(
         tracing::info!(
             client.address = address.client.map(|client| client.to_string()),
             client.peer = address.peer.map(|peer| peer.to_string()),
-            http.path = request.path(),
+            http.path = &*loggable(request.path()),
             "ip.denied"
         );
         return Ok(refuse(request, Denial::address(detail), auth));
@@ -61,7 +62,7 @@ pub async fn check(
                 auth.reason = denial.reason(),
                 problem.r#type = denial.problem().uri(),
                 client.address = address.client.map(|client| client.to_string()),
-                http.path = request.path(),
+                http.path = &*loggable(request.path()),
                 "auth.denied"
             );
             Ok(refuse(request, denial, auth))
