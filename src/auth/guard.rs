@@ -17,9 +17,9 @@ use crate::config::AuthMethod;
 
 /// Checks the client address against the allow-list (every path), then the credentials the
 /// policy asks for (every path but `/api/health`). An admitted request carries its
-/// [`super::client_address::ClientAddress`] and [`Caller`] in its extensions for the request log; a refused one is
-/// answered here with problem+json, and an `ip.denied` or `auth.denied` event is logged at
-/// info with the client address and the reason.
+/// [`super::client_address::ClientAddress`] and [`Caller`] in its extensions for the request
+/// log; a refused one is answered here with problem+json, and an `ip.denied` or `auth.denied`
+/// event is logged at info with the client address and the reason (`auth.reason`).
 pub async fn check(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -34,19 +34,25 @@ pub async fn check(
         .client_address(request.peer_addr(), request.headers());
     request.extensions_mut().insert(address);
     if !auth.network.allows(&address) {
-        let detail = match address.client {
-            Some(client) => format!("requests from {client} are not allowed"),
-            None => "the client address cannot be told: a trusted proxy sent an X-Forwarded-For \
-                     entry that is not an IP address"
-                .to_owned(),
+        let denial = match address.client {
+            Some(client) => Denial::address(
+                "address-not-allowed",
+                format!("requests from {client} are not allowed"),
+            ),
+            None => Denial::address(
+                "unreadable-forwarded-for",
+                "the client address cannot be told: a trusted proxy sent an X-Forwarded-For \
+                 entry that is not an IP address, or too many entries",
+            ),
         };
         tracing::info!(
+            auth.reason = denial.reason(),
             client.address = address.client.map(|client| client.to_string()),
             client.peer = address.peer.map(|peer| peer.to_string()),
             http.path = &*loggable(request.path()),
             "ip.denied"
         );
-        return Ok(refuse(request, Denial::address(detail), auth));
+        return Ok(refuse(request, denial, auth));
     }
 
     if auth.policy.is_none() || request.path() == UNAUTHENTICATED_PATH {
