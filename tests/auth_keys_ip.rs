@@ -43,6 +43,9 @@ const WRONG_KEY: &str = "pdfsealTestKeyX-1234567890abcdef1234567890abcdef";
 /// The challenge of a 401 when the policy takes function keys only.
 const KEY_CHALLENGE: &str = "FunctionKey realm=\"pdf-seal\"";
 
+/// The headers of one request, for tables of cases.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
 /// A server that takes [`KEY`] and `extra` settings, on 127.0.0.1.
 fn serve_with_key(fixture: &Fixture, name: &str, extra: &[(&str, &str)]) -> Server {
     let mut env = vec![

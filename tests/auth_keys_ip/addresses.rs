@@ -8,7 +8,7 @@ use reqwest::Method;
 use super::common::minimal_pdf;
 use super::support::fixture::Fixture;
 use super::support::server::{Reply, Server};
-use super::{check_address_refused, check_sealed, events, serve, summary};
+use super::{Headers, check_address_refused, check_sealed, events, serve, summary};
 
 const ALLOWED: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
@@ -83,7 +83,7 @@ fn behind_a_trusted_proxy_the_forwarded_client_is_judged() {
     let xff = |value| vec![("x-forwarded-for", value)];
     let unreadable = "cannot be told";
     // What, from where, with which headers, and the address the refusal names (None: admitted).
-    let cases: [(&str, IpAddr, Vec<(&str, &str)>, Option<&str>); 11] = [
+    let cases: [(&str, IpAddr, Headers, Option<&str>); 11] = [
         ("an allowed client", PROXY, xff("203.0.113.7"), None),
         (
             "a port, as App Service adds",

@@ -6,10 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use reqwest::Method;
 
 use super::support::fixture::Fixture;
-use super::support::server::Reply;
+use super::support::server::{Reply, Server};
 use super::{
     KEY, KEY_CHALLENGE, WRONG_KEY, check_address_refused, check_sealed, check_unauthorised, events,
-    post_pdf, serve, serve_with_key, summary,
+    post_pdf, serve, serve_with_key,
 };
 
 const TENANT: &str = "6f1b7c3e-2d4a-4e8b-9c0d-1a2b3c4d5e6f";
@@ -31,30 +31,55 @@ fn unreachable_metadata_url() -> String {
     format!("http://127.0.0.1:{port}/{TENANT}/v2.0/.well-known/openid-configuration")
 }
 
-#[test]
-fn with_entra_id_or_a_key_a_valid_key_alone_admits() {
-    let fixture = Fixture::new();
+/// A server whose `PDF_SEAL_AUTH` is `auth`, with [`KEY`] and Entra ID settings whose keys can
+/// never be fetched.
+fn serve_with_entra(fixture: &Fixture, name: &str, auth: &str) -> Server {
     let metadata_url = unreachable_metadata_url();
-    let server = serve(
-        &fixture,
-        "either",
+    serve(
+        fixture,
+        name,
         &[
-            ("PDF_SEAL_AUTH", "entra-id,function-key"),
+            ("PDF_SEAL_AUTH", auth),
             ("PDF_SEAL_FUNCTION_KEYS", KEY),
             ("PDF_SEAL_ENTRA_TENANT_ID", TENANT),
             ("PDF_SEAL_ENTRA_AUDIENCE", "api://pdf-seal-test"),
             ("PDF_SEAL_ENTRA_ALLOWED_CLIENTS", CONNECTOR_CLIENT),
             ("PDF_SEAL_ENTRA_METADATA_URL", &metadata_url),
         ],
-    );
+    )
+}
+
+#[test]
+fn with_entra_id_or_a_key_a_valid_key_alone_admits() {
+    let fixture = Fixture::new();
+    let server = serve_with_entra(&fixture, "either", "entra-id,function-key");
 
     let by_key = post_pdf(&server, "/api/seal", &[("x-functions-key", KEY)]);
     let nothing = post_pdf(&server, "/api/seal", &[]);
     let wrong_key = post_pdf(&server, "/api/seal", &[("x-functions-key", WRONG_KEY)]);
 
+    // A token that cannot be checked (the identity provider is out of reach) does not stand
+    // in the way of a valid key.
+    let beside_a_token = post_pdf(
+        &server,
+        "/api/seal",
+        &[
+            ("x-functions-key", KEY),
+            ("authorization", "Bearer abc.def.ghi"),
+        ],
+    );
+
     check_sealed(&by_key, "a key without a token");
-    let summary = summary(&server, "POST", "/api/seal", 200);
-    assert_eq!(summary["auth.method"], "function-key", "{summary}");
+    check_sealed(&beside_a_token, "a key beside a token");
+    let summaries = events(&server, "request");
+    let sealed: Vec<_> = summaries
+        .iter()
+        .filter(|e| e["http.status"] == 200)
+        .collect();
+    assert_eq!(sealed.len(), 2, "{summaries:?}");
+    for summary in sealed {
+        assert_eq!(summary["auth.method"], "function-key", "{summary}");
+    }
     let needs = "this API needs an Entra ID bearer token or a function key (x-functions-key or \
                  ?code=)";
     let challenge = either_challenge("invalid_token", needs);
@@ -107,4 +132,23 @@ fn a_key_and_an_allowed_address_are_both_needed() {
     // The address is judged first: a refused address is not asked for its key.
     assert_eq!(events(&server, "ip.denied").len(), 2);
     assert_eq!(events(&server, "auth.denied").len(), 1);
+}
+
+#[test]
+fn with_entra_id_and_a_key_a_key_alone_is_refused() {
+    let fixture = Fixture::new();
+    let server = serve_with_entra(&fixture, "both-methods", "entra-id+function-key");
+
+    let key_only = post_pdf(&server, "/api/seal", &[("x-functions-key", KEY)]);
+
+    let missing = "this API also needs an Entra ID bearer token in the Authorization header";
+    let challenge = either_challenge("invalid_token", missing);
+    check_unauthorised(
+        &key_only,
+        "invalid-token",
+        &challenge,
+        "a key without a token",
+    );
+    let denial = &events(&server, "auth.denied")[0];
+    assert_eq!(denial["auth.reason"], "missing-token", "{denial}");
 }

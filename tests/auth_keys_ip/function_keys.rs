@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::support::fixture::Fixture;
 use super::{
-    KEY, KEY_CHALLENGE, NEW_KEY, WRONG_KEY, check_log_hides, check_sealed, check_unauthorised,
-    events, post_pdf, send, serve, serve_with_key, summary,
+    Headers, KEY, KEY_CHALLENGE, NEW_KEY, WRONG_KEY, check_log_hides, check_sealed,
+    check_unauthorised, events, post_pdf, send, serve, serve_with_key, summary,
 };
 
 /// How long a removed key may still be admitted: the keys file is looked at every 5 seconds
@@ -73,7 +73,7 @@ fn a_missing_wrong_or_doubled_key_is_refused_with_a_challenge() {
         })
         .collect();
     let query = |key: &str| format!("/api/seal?code={key}");
-    let cases: [(&str, String, Vec<(&str, &str)>, &str, &str); 8] = [
+    let cases: [(&str, String, Headers, &str, &str); 8] = [
         (
             "no key",
             "/api/seal".into(),

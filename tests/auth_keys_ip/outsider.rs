@@ -8,8 +8,8 @@ use super::raw_http::{read_response, send_partial};
 use super::support::fixture::Fixture;
 use super::support::jobs::check_problem;
 use super::{
-    KEY, KEY_CHALLENGE, address_of, check_log_hides, check_sealed, check_unauthorised, events,
-    post_pdf, runtime, send, send_raw, serve_with_key,
+    Headers, KEY, KEY_CHALLENGE, address_of, check_log_hides, check_sealed, check_unauthorised,
+    events, post_pdf, runtime, send, send_raw, serve_with_key,
 };
 
 #[test]
@@ -22,7 +22,7 @@ fn a_key_anywhere_but_its_header_or_code_is_not_read() {
     let bearer = format!("Bearer {KEY}");
     let scheme = format!("FunctionKey {KEY}");
     let cookie = format!("code={KEY}");
-    let cases: [(&str, &str, Vec<(&str, &str)>); 9] = [
+    let cases: [(&str, &str, Headers); 9] = [
         ("in the path", &in_path, vec![]),
         ("after an encoded '?'", &in_encoded_query, vec![]),
         ("in other parameters", &in_other_parameter, vec![]),
@@ -294,4 +294,46 @@ fn a_long_path_or_method_without_a_key_adds_little_to_the_log() {
         logged_method.ends_with("MM... (60000 bytes)"),
         "{logged_method}"
     );
+}
+
+#[test]
+fn the_body_of_a_refused_request_is_never_read_as_a_request() {
+    let fixture = Fixture::new();
+    let server = serve_with_key(&fixture, "bodies", &[]);
+    let address = address_of(&server);
+    let inner = "GET /api/health HTTP/1.1\r\nHost: inner\r\n\r\n";
+    let head = "POST /api/seal HTTP/1.1\r\ncontent-type: application/pdf";
+    let framings = [
+        (
+            format!("{head}\r\ncontent-length: {}", inner.len()),
+            inner.to_owned(),
+        ),
+        (
+            format!("{head}\r\ntransfer-encoding: chunked"),
+            format!("{:x}\r\n{inner}\r\n0\r\n\r\n", inner.len()),
+        ),
+    ];
+
+    for (head, body) in framings {
+        let (refused, next) = runtime().block_on(async {
+            let mut stream = send_partial(address, &head, body.as_bytes()).await;
+            let refused = read_response(&mut stream).await;
+            if refused.header("connection") == Some("close") {
+                return (refused, None);
+            }
+            // Had the body been read as a request, this would get its answer: health's 200.
+            let next =
+                format!("GET /nowhere HTTP/1.1\r\nHost: {address}\r\nx-functions-key: {KEY}");
+            stream
+                .write_all(format!("{next}\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            (refused, Some(read_response(&mut stream).await))
+        });
+
+        assert_eq!(refused.status, 401, "{head}");
+        if let Some(next) = next {
+            assert_eq!(next.status, 404, "{head}: the answer after the refusal");
+        }
+    }
 }
