@@ -15,10 +15,10 @@ use crate::auth::Caller;
 use crate::auth::client_address::ClientAddress;
 
 /// The most bytes of a request's method or path that the log holds. Both come from the client
-/// before any credential is looked at, and a refused request writes its path four times (the
-/// span and the fields of the denial and of the summary): uncut, one request of 64 KiB without
-/// a key would add a quarter of a megabyte to the log.
-pub const MAX_LOGGED_BYTES: usize = 512;
+/// before any credential is looked at, and a refused request writes its path four times (in
+/// the denial and in the summary, each with the request's span): uncut, one request of 64 KiB
+/// without a key would add a quarter of a megabyte to the log.
+const MAX_LOGGED_BYTES: usize = 512;
 
 /// The size of the request's PDF, which a handler records in the request's extensions for
 /// the summary.
