@@ -1,5 +1,6 @@
 //! The middleware around every request: one summary event each.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -12,6 +13,12 @@ use tracing::Instrument as _;
 use super::problem::{ApiError, ProblemType};
 use crate::auth::Caller;
 use crate::auth::client_address::ClientAddress;
+
+/// The most bytes of a request's method or path that the log holds. Both come from the client
+/// before any credential is looked at, and a refused request writes its path four times (in
+/// the denial and in the summary, each with the request's span): uncut, one request of 64 KiB
+/// without a key would add a quarter of a megabyte to the log.
+const MAX_LOGGED_BYTES: usize = 512;
 
 /// The size of the request's PDF, which a handler records in the request's extensions for
 /// the summary.
@@ -30,8 +37,8 @@ pub async fn summarise(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let path = request.path().to_owned();
+    let method = loggable(request.method().as_str()).into_owned();
+    let path = loggable(request.path()).into_owned();
     let span = tracing::info_span!("request", http.method = %method, http.path = %path);
 
     let outcome = next.call(request).instrument(span.clone()).await;
@@ -56,6 +63,19 @@ pub async fn summarise(
         Err(error) => summary.log(error.error_response().status(), None, Some(error)),
     }
     outcome
+}
+
+/// `text` as the log holds it: whole up to [`MAX_LOGGED_BYTES`], else cut there and followed by
+/// its length (`/api/aaaa... (65000 bytes)`; a path has no spaces of its own).
+pub fn loggable(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_LOGGED_BYTES {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_LOGGED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}... ({} bytes)", &text[..end], text.len()))
 }
 
 struct Summary<'a> {
@@ -138,5 +158,39 @@ impl Summary<'_> {
                 "request"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_logged_whole() {
+        let path = "/api/seal-jobs/0123456789abcdef";
+
+        assert!(matches!(loggable(path), Cow::Borrowed(p) if p == path));
+    }
+
+    #[test]
+    fn long_text_is_cut_and_says_how_long_it_was() {
+        let path = format!("/{}", "a".repeat(65_000));
+
+        let logged = loggable(&path);
+
+        assert_eq!(logged.len(), MAX_LOGGED_BYTES + "... (65001 bytes)".len());
+        assert!(logged.starts_with("/aaa"), "{logged}");
+        assert!(logged.ends_with("aaa... (65001 bytes)"), "{logged}");
+    }
+
+    #[test]
+    fn text_is_cut_between_characters() {
+        // Every 'é' takes two bytes and starts at an odd offset, so the limit falls inside one.
+        let text = format!("a{}", "\u{e9}".repeat(600));
+
+        let logged = loggable(&text);
+
+        let kept = format!("a{}", "\u{e9}".repeat((MAX_LOGGED_BYTES - 1) / 2));
+        assert_eq!(logged, format!("{kept}... (1201 bytes)"));
     }
 }

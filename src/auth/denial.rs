@@ -73,13 +73,9 @@ impl Denial {
         )
     }
 
-    /// 403: the client address is not in `PDF_SEAL_IP_ALLOW`.
-    pub fn address(detail: impl Into<String>) -> Self {
-        Self::new(
-            ProblemType::AddressNotAllowed,
-            "address-not-allowed",
-            detail,
-        )
+    /// 403: the client address is not in `PDF_SEAL_IP_ALLOW`, or cannot be told.
+    pub fn address(reason: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(ProblemType::AddressNotAllowed, reason, detail)
     }
 
     /// The denial for a token that Entra ID validation refused.
@@ -257,7 +253,7 @@ mod tests {
     #[test]
     fn an_address_denial_is_403_without_a_challenge() {
         let policy = policy("function-key");
-        let error = Denial::address("no")
+        let error = Denial::address("address-not-allowed", "no")
             .into_api_error(&policy)
             .error_response();
 

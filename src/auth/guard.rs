@@ -12,13 +12,14 @@ use super::credentials::{bearer_token, function_key};
 use super::denial::Denial;
 use super::{Auth, Caller, UNAUTHENTICATED_PATH};
 use crate::api::AppState;
+use crate::api::request_log::loggable;
 use crate::config::AuthMethod;
 
 /// Checks the client address against the allow-list (every path), then the credentials the
 /// policy asks for (every path but `/api/health`). An admitted request carries its
-/// [`super::client_address::ClientAddress`] and [`Caller`] in its extensions for the request log; a refused one is
-/// answered here with problem+json, and an `ip.denied` or `auth.denied` event is logged at
-/// info with the client address and the reason.
+/// [`super::client_address::ClientAddress`] and [`Caller`] in its extensions for the request
+/// log; a refused one is answered here with problem+json, and an `ip.denied` or `auth.denied`
+/// event is logged at info with the client address and the reason (`auth.reason`).
 pub async fn check(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -33,19 +34,25 @@ pub async fn check(
         .client_address(request.peer_addr(), request.headers());
     request.extensions_mut().insert(address);
     if !auth.network.allows(&address) {
-        let detail = match address.client {
-            Some(client) => format!("requests from {client} are not allowed"),
-            None => "the client address cannot be told: a trusted proxy sent an X-Forwarded-For \
-                     entry that is not an IP address"
-                .to_owned(),
+        let denial = match address.client {
+            Some(client) => Denial::address(
+                "address-not-allowed",
+                format!("requests from {client} are not allowed"),
+            ),
+            None => Denial::address(
+                "unreadable-forwarded-for",
+                "the client address cannot be told: a trusted proxy sent an X-Forwarded-For \
+                 entry that is not an IP address, or too many entries",
+            ),
         };
         tracing::info!(
+            auth.reason = denial.reason(),
             client.address = address.client.map(|client| client.to_string()),
             client.peer = address.peer.map(|peer| peer.to_string()),
-            http.path = request.path(),
+            http.path = &*loggable(request.path()),
             "ip.denied"
         );
-        return Ok(refuse(request, Denial::address(detail), auth));
+        return Ok(refuse(request, denial, auth));
     }
 
     if auth.policy.is_none() || request.path() == UNAUTHENTICATED_PATH {
@@ -61,7 +68,7 @@ pub async fn check(
                 auth.reason = denial.reason(),
                 problem.r#type = denial.problem().uri(),
                 client.address = address.client.map(|client| client.to_string()),
-                http.path = request.path(),
+                http.path = &*loggable(request.path()),
                 "auth.denied"
             );
             Ok(refuse(request, denial, auth))
@@ -86,8 +93,18 @@ type Finding = Result<Caller, Denial>;
 /// request. Each method is checked at most once. When none passes, the most telling denial
 /// is answered (see [`Denial::rank`]).
 async fn authenticate(auth: &Auth, request: &ServiceRequest) -> Result<Caller, Denial> {
-    let token = bearer_token(request.headers());
-    let key = function_key(request.headers(), request.query_string());
+    // Only the credentials the policy takes are read: to a policy of function keys alone, an
+    // `Authorization` header (a browser's, a proxy's) is no credential, so not a bad one.
+    let token = if auth.policy.uses(AuthMethod::EntraId) {
+        bearer_token(request.headers())
+    } else {
+        Ok(None)
+    };
+    let key = if auth.policy.uses(AuthMethod::FunctionKey) {
+        function_key(request.headers(), request.query_string())
+    } else {
+        Ok(None)
+    };
     let no_credential = matches!(token, Ok(None)) && matches!(key, Ok(None));
     if no_credential {
         return Err(Denial::missing(&auth.policy));

@@ -110,8 +110,13 @@ impl Fixture {
     /// Starts `pdf-seal serve` on a free loopback port with `env` added (an empty value removes
     /// the variable); its log is `NAME.log` in the scratch directory.
     pub fn serve_with(&self, name: &str, env: &[(&str, &std::ffi::OsStr)]) -> Server {
+        self.serve_on("127.0.0.1:0", name, env)
+    }
+
+    /// Like [`Fixture::serve_with`], listening on `bind`.
+    pub fn serve_on(&self, bind: &str, name: &str, env: &[(&str, &std::ffi::OsStr)]) -> Server {
         let mut command = self.command();
-        command.args(["serve", "--bind", "127.0.0.1:0"]);
+        command.args(["serve", "--bind", bind]);
         for (variable, value) in env {
             if value.is_empty() {
                 command.env_remove(variable);

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -158,14 +159,42 @@ impl Server {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<Reply, String> {
+        self.send_with(&self.client, method, target, headers, body)
+    }
+
+    /// Like [`Server::send`], from the local address `source` (on Linux every 127.0.0.0/8
+    /// address is loopback, so each is a different client on the same machine).
+    pub fn send_from(
+        &self,
+        source: IpAddr,
+        method: reqwest::Method,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply, String> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .local_address(source)
+            .build()
+            .unwrap();
+        self.send_with(&client, method, target, headers, body)
+    }
+
+    fn send_with(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply, String> {
         let url = if target.starts_with('/') {
             format!("{}{target}", self.base_url)
         } else {
             target.to_owned()
         };
         self.runtime.block_on(async {
-            let mut request = self
-                .client
+            let mut request = client
                 .request(method.clone(), &url)
                 .timeout(Duration::from_secs(60));
             for (name, value) in headers {
@@ -201,9 +230,22 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Everything the server wrote to stderr.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server's log events: the lines of stderr that are JSON objects.
+    pub fn log_events(&self) -> Vec<serde_json::Value> {
+        self.log_text()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
     /// The last lines the server wrote to stderr.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = self.log_text();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
