@@ -51,8 +51,14 @@ fn the_readme_documents_exactly_the_settings_the_code_reads() {
 
     let undocumented: Vec<_> = read.difference(&documented).collect();
     let unknown: Vec<_> = documented.difference(&read).collect();
-    assert!(undocumented.is_empty(), "read but not in the README: {undocumented:?}");
-    assert!(unknown.is_empty(), "in the README but never read: {unknown:?}");
+    assert!(
+        undocumented.is_empty(),
+        "read but not in the README: {undocumented:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "in the README but never read: {unknown:?}"
+    );
     assert!(read.len() > 30, "too few settings found: {read:?}");
 }
 

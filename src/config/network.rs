@@ -34,6 +34,15 @@ impl NetworkSettings {
             Some(text) => parse_ranges(&text, TRUSTED_PROXIES_VARIABLE)?,
             None => Vec::new(),
         };
+        if let Some(everything) = trusted_proxies.iter().find(|range| range.prefix_len() == 0) {
+            return Err(ConfigError::new(
+                TRUSTED_PROXIES_VARIABLE,
+                format!(
+                    "{everything} trusts every address, so any caller could name its own address \
+                     in X-Forwarded-For; list only the proxies in front of pdf-seal"
+                ),
+            ));
+        }
         Ok(Self {
             allow,
             trusted_proxies,
@@ -144,6 +153,8 @@ mod tests {
             (IP_ALLOW_VARIABLE, ""),
             (IP_ALLOW_VARIABLE, " , "),
             (TRUSTED_PROXIES_VARIABLE, "10.0.0.0/8,x"),
+            (TRUSTED_PROXIES_VARIABLE, "10.0.0.0/8,0.0.0.0/0"),
+            (TRUSTED_PROXIES_VARIABLE, "::/0"),
         ] {
             let error = resolve(&[(variable, value)]).unwrap_err();
             assert_eq!(error.variable, variable, "{value:?}");
