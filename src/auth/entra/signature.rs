@@ -61,10 +61,15 @@ fn rejection(kind: &ErrorKind) -> TokenRejection {
             "malformed-token",
             format!("the token's {} claim is not a number", claim_name(claim)),
         ),
-        _ => TokenRejection::invalid(
+        ErrorKind::Base64(_) => TokenRejection::invalid(
+            "malformed-token",
+            "the token's payload or signature is not base64url",
+        ),
+        ErrorKind::Json(_) | ErrorKind::Utf8(_) => TokenRejection::invalid(
             "malformed-token",
             "the token's claims are not a JSON object of the types Entra ID issues",
         ),
+        _ => TokenRejection::invalid("malformed-token", "the token is not a JWT this API reads"),
     }
 }
 
@@ -197,6 +202,20 @@ mod tests {
                 "{claim}"
             );
         }
+    }
+
+    #[test]
+    fn a_signature_that_is_not_base64url_is_malformed() {
+        let key = TestKey::shared();
+        let token = format!("{}x", key.token(&v2_claims()));
+
+        let rejection = verify(&token, &key_of(key), SKEW).expect_err("a rejection");
+
+        assert_eq!(rejection.reason(), "malformed-token");
+        let TokenRejection::Invalid { detail, .. } = rejection else {
+            panic!("expected a 401");
+        };
+        assert!(detail.contains("base64url"), "{detail}");
     }
 
     #[test]
