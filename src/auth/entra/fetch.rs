@@ -66,7 +66,7 @@ pub enum FetchError {
     NoUsableKeys { url: Url, skipped: usize },
     #[error("the fetch took longer than {} s", .0.as_secs())]
     TimedOut(Duration),
-    #[error("the fetch was abandoned: the request that ran it went away")]
+    #[error("the fetch was abandoned before it finished: its caller stopped waiting")]
     Abandoned,
 }
 
