@@ -190,18 +190,23 @@ fn list(env: &Environment, variable: &str) -> Result<Option<Vec<String>>, Config
 /// A GUID in the 8-4-4-4-12 form, in lower case.
 pub fn parse_guid(text: &str, variable: &str) -> Result<String, ConfigError> {
     let text = text.trim();
-    let groups: Vec<&str> = text.split('-').collect();
-    let lengths: Vec<usize> = groups.iter().map(|group| group.len()).collect();
-    let hex = groups
-        .iter()
-        .all(|group| group.chars().all(|c| c.is_ascii_hexdigit()));
-    if lengths != [8, 4, 4, 4, 12] || !hex {
+    if !is_guid(text) {
         return Err(ConfigError::new(
             variable,
             format!("expected a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, found {text:?}"),
         ));
     }
     Ok(text.to_ascii_lowercase())
+}
+
+/// True when `text` is a GUID in the 8-4-4-4-12 form, in either case.
+pub fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    let lengths: Vec<usize> = groups.iter().map(|group| group.len()).collect();
+    let hex = groups
+        .iter()
+        .all(|group| group.chars().all(|c| c.is_ascii_hexdigit()));
+    lengths == [8, 4, 4, 4, 12] && hex
 }
 
 /// The audiences as given, plus `api://GUID` for a client id and the GUID for `api://GUID`.

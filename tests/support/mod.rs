@@ -1,6 +1,7 @@
 //! Helpers for the integration tests that drive the real `pdf-seal` binary from outside: commands
-//! with deadlines, a development certificate, one server, and the validators; and Azurite for the
-//! tests of the Azure storage backend.
+//! with deadlines, a development certificate, one server, and the validators; Azurite for the
+//! tests of the Azure storage backend; an OpenID provider and test-signed tokens for the tests of
+//! Entra ID authentication.
 
 // Each test binary that declares `mod support` uses only part of it.
 #![allow(dead_code)]
@@ -10,7 +11,9 @@ pub mod azurite;
 pub mod fixture;
 pub mod job_scenarios;
 pub mod jobs;
+pub mod jwt;
 pub mod manifest;
+pub mod oidc_provider;
 pub mod outcome;
 pub mod process;
 pub mod server;
