@@ -73,6 +73,11 @@ function shapeLikeEntra(token, body) {
 
 // Routes a request below the tenant prefix to the current service, counting JWKS requests.
 function route(request, response) {
+  if (service === null) {
+    // Listening comes first, since the issuer names the port; the keys follow at once.
+    response.writeHead(503, { "Retry-After": "1" }).end();
+    return;
+  }
   const url = request.url ?? "/";
   if (url !== prefix && !url.startsWith(`${prefix}/`)) {
     response.writeHead(404).end();
