@@ -1,5 +1,8 @@
 //! Signing keys and tokens made by the tests themselves, to hand a service tokens that the
-//! provider would never issue (expired, for another audience, with `alg: none`, ...).
+//! provider would never issue (expired, for another audience, with `alg: none`, ...). The unit
+//! tests of token validation use this file too (`src/auth/entra/testing.rs`).
+
+use std::sync::OnceLock;
 
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rand::SystemRandom;
@@ -21,6 +24,25 @@ impl TestKey {
             kid: kid.to_owned(),
             pair: KeyPair::generate(KeySize::Rsa2048).expect("an RSA key"),
         }
+    }
+
+    /// One key for the whole test binary, with the kid `test-key-1`.
+    pub fn shared() -> &'static TestKey {
+        static KEY: OnceLock<TestKey> = OnceLock::new();
+        KEY.get_or_init(|| TestKey::generate("test-key-1"))
+    }
+
+    /// The public key as Entra publishes it: `kty`, `use`, `kid`, `n`, `e` (and `alg`).
+    pub fn jwk(&self) -> Value {
+        let public = self.pair.public_key();
+        json!({
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": self.kid,
+            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+        })
     }
 
     /// The private key as PKCS#8 PEM, for the provider's `add-key` command.

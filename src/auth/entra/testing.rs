@@ -3,14 +3,9 @@
 //! jsonwebtoken verifies from the JWK's modulus and exponent).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use url::Url;
@@ -19,6 +14,12 @@ use super::fetch::{FetchError, ProviderKeys};
 use super::jwks;
 use super::key_cache::KeySource;
 use crate::config::{AllowedClients, EntraSettings};
+
+// The integration tests' key and token maker, so that both levels sign tokens the same way.
+#[allow(dead_code)]
+#[path = "../../../tests/support/jwt.rs"]
+mod jwt;
+pub use jwt::{TestKey, now, signing_input};
 
 /// The home tenant of the test settings.
 pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
@@ -48,12 +49,6 @@ pub fn settings() -> EntraSettings {
     }
 }
 
-/// Seconds since the epoch, now.
-pub fn now() -> i64 {
-    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    i64::try_from(elapsed.as_secs()).unwrap()
-}
-
 /// The claims of a valid v2 delegated token for [`settings`].
 pub fn v2_claims() -> Value {
     let now = now();
@@ -69,79 +64,6 @@ pub fn v2_claims() -> Value {
         "scp": "user_impersonation",
         "ver": "2.0",
     })
-}
-
-/// An RSA 2048 key pair with a `kid`.
-pub struct TestKey {
-    pub kid: String,
-    pair: KeyPair,
-}
-
-impl TestKey {
-    /// A new key; generation takes a few milliseconds.
-    pub fn generate(kid: &str) -> Self {
-        Self {
-            kid: kid.to_owned(),
-            pair: KeyPair::generate(KeySize::Rsa2048).expect("an RSA key"),
-        }
-    }
-
-    /// One key for the whole test binary, with the kid `test-key-1`.
-    pub fn shared() -> &'static TestKey {
-        static KEY: OnceLock<TestKey> = OnceLock::new();
-        KEY.get_or_init(|| TestKey::generate("test-key-1"))
-    }
-
-    /// The public key as Entra publishes it: `kty`, `use`, `kid`, `n`, `e` (and `alg`).
-    pub fn jwk(&self) -> Value {
-        let public = self.pair.public_key();
-        json!({
-            "kty": "RSA",
-            "use": "sig",
-            "alg": "RS256",
-            "kid": self.kid,
-            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-        })
-    }
-
-    /// The public key's modulus, big-endian.
-    pub fn modulus(&self) -> Vec<u8> {
-        let public = self.pair.public_key();
-        public.modulus().big_endian_without_leading_zero().to_vec()
-    }
-
-    /// A compact JWS of `claims` with `header`, signed RS256 whatever the header says.
-    pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = signing_input(header, claims);
-        let mut signature = vec![0; self.pair.public_modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
-            .expect("an RSA signature");
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-    }
-
-    /// A token of `claims` with the usual header: `typ` JWT, `alg` RS256 and this key's kid.
-    pub fn token(&self, claims: &Value) -> String {
-        self.sign(
-            &json!({"typ": "JWT", "alg": "RS256", "kid": self.kid}),
-            claims,
-        )
-    }
-}
-
-/// `BASE64URL(header) . BASE64URL(claims)`.
-pub fn signing_input(header: &Value, claims: &Value) -> String {
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    )
 }
 
 /// A provider for the key cache's tests: serves the keys it holds now, or fails, counting
