@@ -92,9 +92,15 @@ impl Summary<'_> {
         let api_error = error.and_then(|error| error.as_error::<ApiError>());
         let problem = api_error.map(|error| error.problem().uri());
 
-        // A few refusals in a burst are expected; many mean PDF_SEAL_MAX_CONCURRENT_SEALS or
-        // the capacity behind it is too small.
-        let busy = api_error.is_some_and(|error| error.problem() == ProblemType::Busy);
+        // Refusals for a passing want, at warn: a few busy refusals in a burst are expected
+        // (many mean PDF_SEAL_MAX_CONCURRENT_SEALS or the capacity behind it is too small), and
+        // an unreachable identity provider is logged once per fetch by the key cache.
+        let busy = api_error.is_some_and(|error| {
+            matches!(
+                error.problem(),
+                ProblemType::Busy | ProblemType::IdentityProviderUnavailable
+            )
+        });
         let client = self
             .client
             .and_then(|address| address.client)
@@ -118,7 +124,7 @@ impl Summary<'_> {
                 auth.client_id = client_id,
                 auth.tenant_id = tenant_id,
                 auth.key_id = key_id,
-                "request refused: every seal is in use"
+                "request refused for now"
             );
         } else if status.is_server_error() {
             let cause = match api_error {

@@ -25,23 +25,21 @@ pub struct Denial {
 }
 
 impl Denial {
-    /// 401: the request has no credential at all.
+    /// 401: the request has none of the credentials the policy takes; the detail says what
+    /// the policy asks for, alternatives joined by "or", methods of one by "and".
     pub fn missing(policy: &AuthPolicy) -> Self {
-        let accepted: Vec<&str> = [
-            (AuthMethod::EntraId, "an Entra ID bearer token"),
-            (
-                AuthMethod::FunctionKey,
-                "a function key (x-functions-key or ?code=)",
-            ),
-        ]
-        .into_iter()
-        .filter(|(method, _)| policy.uses(*method))
-        .map(|(_, what)| what)
-        .collect();
+        let alternatives: Vec<String> = policy
+            .alternatives()
+            .iter()
+            .map(|methods| {
+                let names: Vec<&str> = methods.iter().map(|method| describe(*method)).collect();
+                names.join(" and ")
+            })
+            .collect();
         Self::new(
             ProblemType::AuthenticationRequired,
             "missing-credentials",
-            format!("this API needs {}", accepted.join(" or ")),
+            format!("this API needs {}", alternatives.join(", or ")),
         )
     }
 
@@ -158,22 +156,37 @@ impl Denial {
     /// says such a request should get a bare challenge: clients that log only this header
     /// then still learn what was wrong.
     fn challenge(&self, policy: &AuthPolicy) -> Option<String> {
-        let error = match self.problem {
-            ProblemType::AccessDenied if self.insufficient_scope => "insufficient_scope",
+        // The Bearer challenge carries an error only when the token is at fault (or absent).
+        let bearer_error = match self.problem {
+            ProblemType::AccessDenied if self.insufficient_scope => Some("insufficient_scope"),
             ProblemType::AccessDenied | ProblemType::AddressNotAllowed => return None,
-            _ => "invalid_token",
+            ProblemType::InvalidToken | ProblemType::AuthenticationRequired => {
+                Some("invalid_token")
+            }
+            _ => None,
         };
         let mut challenges = Vec::new();
         if policy.uses(AuthMethod::EntraId) {
-            challenges.push(format!(
-                "Bearer realm=\"{REALM}\", error=\"{error}\", error_description=\"{}\"",
-                quotable(&self.detail)
-            ));
+            challenges.push(match bearer_error {
+                Some(error) => format!(
+                    "Bearer realm=\"{REALM}\", error=\"{error}\", error_description=\"{}\"",
+                    quotable(&self.detail)
+                ),
+                None => format!("Bearer realm=\"{REALM}\""),
+            });
         }
         if policy.uses(AuthMethod::FunctionKey) && self.problem != ProblemType::AccessDenied {
             challenges.push(format!("FunctionKey realm=\"{REALM}\""));
         }
         (!challenges.is_empty()).then(|| challenges.join(", "))
+    }
+}
+
+/// What a method asks of a request, for a detail.
+fn describe(method: AuthMethod) -> &'static str {
+    match method {
+        AuthMethod::EntraId => "an Entra ID bearer token",
+        AuthMethod::FunctionKey => "a function key (x-functions-key or ?code=)",
     }
 }
 
@@ -247,6 +260,35 @@ mod tests {
         assert!(
             challenge.ends_with(", FunctionKey realm=\"pdf-seal\""),
             "{challenge}"
+        );
+    }
+
+    #[test]
+    fn the_missing_detail_follows_the_policy() {
+        let both = Denial::missing(&policy("entra-id+function-key"));
+        let either = Denial::missing(&policy("entra-id,function-key"));
+
+        assert!(
+            both.detail.contains("token and a function key"),
+            "{}",
+            both.detail
+        );
+        assert!(
+            either.detail.contains("token, or a function key"),
+            "{}",
+            either.detail
+        );
+    }
+
+    #[test]
+    fn a_key_at_fault_leaves_the_bearer_challenge_without_an_error() {
+        let policy = policy("entra-id+function-key");
+
+        let challenge = challenge_of(Denial::missing_function_key(), &policy).unwrap();
+
+        assert_eq!(
+            challenge,
+            "Bearer realm=\"pdf-seal\", FunctionKey realm=\"pdf-seal\""
         );
     }
 

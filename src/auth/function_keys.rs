@@ -1,17 +1,17 @@
 //! Function keys: shared secrets in the `x-functions-key` header or the `code` query
 //! parameter, as the Azure Functions host takes them, for hosts without that host in front.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::config::auth::{FUNCTION_KEYS_FILE_VARIABLE, parse_keys};
+use crate::config::keys_file::{self, KeysFileContent};
 use crate::config::{FunctionKeySettings, Secret};
 
-/// How often the keys file is looked at for a change, at most.
+/// How often the keys file is read again.
 const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A key as it is kept: its SHA-256, so that every comparison takes the same time whatever
@@ -35,24 +35,26 @@ impl KeyDigest {
 /// was last read.
 pub struct FunctionKeys {
     fixed: Vec<KeyDigest>,
-    file: Option<KeysFile>,
+    file: Option<Arc<KeysFile>>,
 }
 
+/// The keys file and what it held when last read. A thread of its own reads it every
+/// [`FILE_CHECK_INTERVAL`], so that no request ever waits on the file system.
 struct KeysFile {
     path: PathBuf,
-    state: Mutex<FileState>,
+    state: RwLock<FileState>,
 }
 
+#[derive(Default)]
 struct FileState {
     keys: Vec<KeyDigest>,
-    /// What the file looked like when it was read: modification time and length.
-    stamp: Option<(SystemTime, u64)>,
-    checked: Instant,
+    /// The SHA-256 of the file's content when it was last used.
+    digest: Option<[u8; 32]>,
 }
 
 impl FunctionKeys {
-    /// The keys of `settings`; the keys file, when there is one, was read once at start
-    /// already, so a failure here is unexpected and leaves it empty until it can be read.
+    /// The keys of `settings`. A keys file is read now and then every few seconds by a
+    /// thread that ends when these keys are dropped.
     pub fn new(settings: &FunctionKeySettings) -> Self {
         let fixed = settings
             .keys
@@ -60,16 +62,13 @@ impl FunctionKeys {
             .map(|key| KeyDigest::of(key.expose()))
             .collect();
         let file = settings.file.clone().map(|path| {
-            let mut state = FileState {
-                keys: Vec::new(),
-                stamp: None,
-                checked: Instant::now(),
-            };
-            reload(&path, &mut state);
-            KeysFile {
+            let file = Arc::new(KeysFile {
                 path,
-                state: Mutex::new(state),
-            }
+                state: RwLock::new(FileState::default()),
+            });
+            file.reload();
+            watch(Arc::downgrade(&file));
+            file
         });
         Self { fixed, file }
     }
@@ -89,59 +88,99 @@ impl FunctionKeys {
         }
         bool::from(matched).then(|| digest.id())
     }
-}
 
-impl KeysFile {
-    /// The keys of the file, read again when its time or length changed since the last look.
-    fn current(&self) -> Vec<KeyDigest> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.checked.elapsed() >= FILE_CHECK_INTERVAL {
-            state.checked = Instant::now();
-            if stamp(&self.path) != state.stamp {
-                reload(&self.path, &mut state);
-            }
+    /// Reads the keys file again now, as its thread does every few seconds; for tests.
+    pub fn reload_file(&self) {
+        if let Some(file) = &self.file {
+            file.reload();
         }
-        state.keys.clone()
     }
 }
 
-fn stamp(path: &PathBuf) -> Option<(SystemTime, u64)> {
-    let metadata = std::fs::metadata(path).ok()?;
-    Some((metadata.modified().ok()?, metadata.len()))
+/// Starts the thread that reads the keys file every [`FILE_CHECK_INTERVAL`] while `file` is
+/// in use. A thread failure to start leaves the keys read at start, and says so.
+fn watch(file: Weak<KeysFile>) {
+    let started = std::thread::Builder::new()
+        .name("pdf-seal-keys".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(FILE_CHECK_INTERVAL);
+                match file.upgrade() {
+                    Some(file) => file.reload(),
+                    None => break,
+                }
+            }
+        });
+    if let Err(error) = started {
+        tracing::error!(error.cause = %error, "function keys file will not be read again");
+    }
 }
 
-/// Reads the keys file into `state`. A file that cannot be read or holds a bad key keeps the
-/// keys read last, so a half-written file during a rotation does not lock everyone out; the
-/// failure is logged, never the keys.
-fn reload(path: &PathBuf, state: &mut FileState) {
-    let stamp = stamp(path);
-    let read = std::fs::read_to_string(path)
-        .map_err(|error| error.to_string())
-        .and_then(|text| {
-            parse_keys(&text, FUNCTION_KEYS_FILE_VARIABLE, '\n').map_err(|error| error.reason)
-        });
-    match read {
-        Ok(keys) => {
-            state.keys = keys.iter().map(|key| KeyDigest::of(key.expose())).collect();
-            state.stamp = stamp;
-            tracing::info!(
-                auth.keys_file = %path.display(),
-                auth.key_count = state.keys.len(),
-                "function keys read"
-            );
+impl KeysFile {
+    fn current(&self) -> Vec<KeyDigest> {
+        let state = self
+            .state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.keys.clone()
+    }
+
+    /// Reads the file and, when its content changed, takes its keys.
+    ///
+    /// The file is the list of valid keys: a line that is not a valid key is skipped with a
+    /// warning, and a file with no valid key admits no key (an error in the log), so that
+    /// removing a key from the file always revokes it. A file that cannot be read at all (gone,
+    /// unreadable, not a regular file) keeps the keys read last, since its content is unknown.
+    fn reload(&self) {
+        let content = match keys_file::read(&self.path) {
+            Ok(content) => content,
+            Err(reason) => {
+                tracing::warn!(
+                    auth.keys_file = %self.path.display(),
+                    error.cause = reason,
+                    "function keys file unreadable; the keys read last stay in use"
+                );
+                return;
+            }
+        };
+        let mut state = self
+            .state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.digest == Some(content.digest) {
+            return;
         }
-        Err(reason) => {
-            // Look again at the next interval rather than at the next change only.
-            state.stamp = None;
-            tracing::warn!(
-                auth.keys_file = %path.display(),
-                error.cause = reason,
-                "function keys file unusable; the keys read last stay in use"
-            );
-        }
+        state.digest = Some(content.digest);
+        state.keys = content
+            .keys
+            .iter()
+            .map(|key| KeyDigest::of(key.expose()))
+            .collect();
+        drop(state);
+        log_reload(&self.path, &content);
+    }
+}
+
+fn log_reload(path: &Path, content: &KeysFileContent) {
+    for (line, reason) in &content.skipped {
+        tracing::warn!(
+            auth.keys_file = %path.display(),
+            auth.keys_file_line = line,
+            error.cause = reason,
+            "function keys file line skipped"
+        );
+    }
+    if content.keys.is_empty() {
+        tracing::error!(
+            auth.keys_file = %path.display(),
+            "function keys file holds no valid key: every function key is refused"
+        );
+    } else {
+        tracing::info!(
+            auth.keys_file = %path.display(),
+            auth.key_count = content.keys.len(),
+            "function keys read"
+        );
     }
 }
 
@@ -196,21 +235,77 @@ mod tests {
         assert!(keys.check(&Secret::new(KEY_A)).is_some());
 
         std::fs::write(&path, format!("{KEY_B}\n{KEY_C}\n")).unwrap();
-        keys.file.as_ref().unwrap().state.lock().unwrap().checked -= FILE_CHECK_INTERVAL;
+        keys.reload_file();
 
         assert!(keys.check(&Secret::new(KEY_A)).is_none());
         assert!(keys.check(&Secret::new(KEY_C)).is_some());
     }
 
     #[test]
-    fn a_broken_keys_file_keeps_the_keys_read_last() {
+    fn a_file_with_a_bad_line_still_revokes_the_keys_it_no_longer_holds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys");
         std::fs::write(&path, format!("{KEY_A}\n")).unwrap();
         let keys = keys(&[], Some(path.clone()));
 
-        std::fs::write(&path, "short\n").unwrap();
-        keys.file.as_ref().unwrap().state.lock().unwrap().checked -= FILE_CHECK_INTERVAL;
+        std::fs::write(&path, format!("# rotated\n{KEY_B}\nshort\n")).unwrap();
+        keys.reload_file();
+
+        assert!(keys.check(&Secret::new(KEY_A)).is_none());
+        assert!(keys.check(&Secret::new(KEY_B)).is_some());
+    }
+
+    #[test]
+    fn a_file_emptied_admits_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, format!("{KEY_A}\n")).unwrap();
+        let keys = keys(&[], Some(path.clone()));
+
+        std::fs::write(&path, "").unwrap();
+        keys.reload_file();
+
+        assert!(keys.check(&Secret::new(KEY_A)).is_none());
+    }
+
+    #[test]
+    fn a_same_length_rewrite_with_the_old_time_is_still_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, format!("{KEY_B}\n")).unwrap();
+        let keys = keys(&[], Some(path.clone()));
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+
+        std::fs::write(&path, format!("{KEY_C}\n")).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        keys.reload_file();
+
+        assert!(keys.check(&Secret::new(KEY_B)).is_none());
+        assert!(keys.check(&Secret::new(KEY_C)).is_some());
+    }
+
+    #[test]
+    fn an_unreadable_file_keeps_the_keys_read_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, format!("{KEY_A}\n")).unwrap();
+        let keys = keys(&[], Some(path.clone()));
+
+        std::fs::remove_file(&path).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .unwrap();
+        keys.reload_file();
 
         assert!(keys.check(&Secret::new(KEY_A)).is_some());
     }

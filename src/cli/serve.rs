@@ -51,9 +51,16 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     }
 
     let listener =
-        TcpListener::bind(http.bind).with_context(|| format!("binding {}", http.bind))?;
+        TcpListener::bind(http.bind).with_context(|| format!("binding {} (--bind)", http.bind))?;
     let address = listener.local_addr().context("reading the bound address")?;
     let job_settings = JobSettings::resolve(&env, address)?;
+    if job_settings.base_url_guessed {
+        tracing::warn!(
+            jobs.public_base_url = %job_settings.public_base_url,
+            "listening on every address, but job Location headers name loopback; set \
+             PDF_SEAL_PUBLIC_BASE_URL to the address callers use"
+        );
+    }
 
     // Blob mode's storage requests and workers run on a runtime of their own, apart from the
     // HTTP workers' single-threaded ones.

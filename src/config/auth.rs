@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::entra::EntraSettings;
+use super::keys_file;
 use super::network::NetworkSettings;
 use super::{ConfigError, Environment, Secret};
 
@@ -174,7 +175,7 @@ impl AuthSettings {
             None => AuthPolicy::none(),
         };
 
-        if policy.is_none() && !bind.ip().is_loopback() {
+        if policy.is_none() && !bind.ip().to_canonical().is_loopback() {
             return Err(ConfigError::new(
                 AUTH_VARIABLE,
                 format!(
@@ -231,13 +232,17 @@ fn resolve_function_keys(env: &Environment) -> Result<FunctionKeySettings, Confi
         ));
     }
     if let Some(path) = &file {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError::new(
-                FUNCTION_KEYS_FILE_VARIABLE,
-                format!("cannot read {}: {error}", path.display()),
-            )
-        })?;
-        parse_keys(&text, FUNCTION_KEYS_FILE_VARIABLE, '\n')?;
+        let invalid = |reason: String| ConfigError::new(FUNCTION_KEYS_FILE_VARIABLE, reason);
+        let content = keys_file::read(path).map_err(invalid)?;
+        if let Some((line, reason)) = content.skipped.first() {
+            return Err(invalid(format!(
+                "line {line} of {}: {reason}",
+                path.display()
+            )));
+        }
+        if content.keys.is_empty() {
+            return Err(invalid(format!("{} holds no key", path.display())));
+        }
     }
     Ok(FunctionKeySettings { keys, file })
 }
@@ -250,28 +255,29 @@ pub fn parse_keys(text: &str, variable: &str, separator: char) -> Result<Vec<Sec
         if key.is_empty() {
             continue;
         }
-        let position = index + 1;
-        if key.chars().count() < MIN_FUNCTION_KEY_CHARS {
-            return Err(ConfigError::new(
-                variable,
-                format!(
-                    "key {position} is shorter than {MIN_FUNCTION_KEY_CHARS} characters; use a \
-                     long random key, such as the output of `openssl rand -base64 42`"
-                ),
-            ));
-        }
-        if !key.chars().all(|c| c.is_ascii_graphic()) || key.contains(',') {
-            return Err(ConfigError::new(
-                variable,
-                format!("key {position} has a character other than visible ASCII, or a comma"),
-            ));
-        }
+        check_key(key)
+            .map_err(|reason| ConfigError::new(variable, format!("key {}: {reason}", index + 1)))?;
         keys.push(Secret::new(key));
     }
     if keys.is_empty() {
         return Err(ConfigError::new(variable, "no key is given"));
     }
     Ok(keys)
+}
+
+/// Checks one function key: long enough, and only characters that survive a header and a
+/// list. The reason never quotes the key.
+pub fn check_key(key: &str) -> Result<(), String> {
+    if key.chars().count() < MIN_FUNCTION_KEY_CHARS {
+        return Err(format!(
+            "the key is shorter than {MIN_FUNCTION_KEY_CHARS} characters; use a long random \
+             key, such as the output of `openssl rand -hex 32`"
+        ));
+    }
+    if !key.chars().all(|c| c.is_ascii_graphic()) || key.contains(',') {
+        return Err("the key has a character other than visible ASCII, or a comma".to_owned());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -323,6 +329,13 @@ mod tests {
             assert_eq!(error.variable, AUTH_VARIABLE);
             assert!(error.reason.contains("0.0.0.0:7071"), "{error}");
         }
+    }
+
+    #[test]
+    fn an_ipv4_mapped_loopback_bind_is_loopback() {
+        let settings = resolve("[::ffff:127.0.0.1]:7071", &[]).unwrap();
+
+        assert!(settings.policy.is_none());
     }
 
     #[test]

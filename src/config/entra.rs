@@ -108,6 +108,13 @@ impl EntraSettings {
         }
 
         let audiences = match list(env, AUDIENCE_VARIABLE)? {
+            Some(values) if values.iter().any(|value| value.contains('*')) => {
+                return Err(ConfigError::new(
+                    AUDIENCE_VARIABLE,
+                    "an audience is compared as it is written, and * is no wildcard: name the \
+                     API's application id URI or client id",
+                ));
+            }
             Some(values) if !values.is_empty() => expand_audiences(values),
             _ => {
                 return Err(required(
@@ -365,6 +372,7 @@ mod tests {
             ),
             (METADATA_URL_VARIABLE, "ftp://127.0.0.1/x"),
             (METADATA_URL_VARIABLE, "https://user:pw@login.example.com/x"),
+            (AUDIENCE_VARIABLE, "*"),
             (CLOCK_SKEW_VARIABLE, "3600"),
             (KEYS_MIN_REFRESH_VARIABLE, "0"),
         ] {

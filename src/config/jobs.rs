@@ -1,7 +1,7 @@
 //! Settings of blob jobs: the public address of their status URLs, how many run at once and
 //! how their workers hold them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::limits::read_number;
@@ -36,6 +36,9 @@ pub struct JobSettings {
     /// `https://$WEBSITE_HOSTNAME` on Azure, else `http://` and the address the service
     /// listens on.
     pub public_base_url: String,
+    /// True when the base URL is the default on a wildcard address, which only this machine
+    /// can reach; the start-up log warns.
+    pub base_url_guessed: bool,
     /// `PDF_SEAL_JOB_WORKERS`: jobs sealed at once by this instance (1 to 64, default 2).
     pub workers: usize,
     /// `PDF_SEAL_JOB_RETRY_AFTER_SECS`: the `Retry-After` of a pending job (1 to 3600 seconds,
@@ -51,11 +54,14 @@ impl JobSettings {
     /// Reads the settings; `listening` is the address the service is bound to, for the default
     /// base URL.
     pub fn resolve(env: &Environment, listening: SocketAddr) -> Result<Self, ConfigError> {
+        let base_url_guessed = listening.ip().is_unspecified()
+            && env.get_non_empty(PUBLIC_BASE_URL_VARIABLE)?.is_none()
+            && env.get_non_empty(WEBSITE_HOSTNAME_VARIABLE)?.is_none();
         let public_base_url = match env.get_non_empty(PUBLIC_BASE_URL_VARIABLE)? {
             Some(text) => parse_base_url(&text)?,
             None => match env.get_non_empty(WEBSITE_HOSTNAME_VARIABLE)? {
                 Some(host) => format!("https://{}", host.trim()),
-                None => format!("http://{listening}"),
+                None => format!("http://{}", reachable(listening)),
             },
         };
         let workers =
@@ -66,12 +72,24 @@ impl JobSettings {
             .unwrap_or(DEFAULT_VISIBILITY_SECS);
         Ok(Self {
             public_base_url,
+            base_url_guessed,
             // At most 64.
             workers: workers as usize,
             retry_after_secs,
             visibility: Duration::from_secs(visibility_secs),
         })
     }
+}
+
+/// `listening`, with a wildcard address (`0.0.0.0`, `[::]`) replaced by loopback: no client
+/// can call the wildcard, and the start-up log says to set `PDF_SEAL_PUBLIC_BASE_URL`.
+fn reachable(listening: SocketAddr) -> SocketAddr {
+    let ip = match listening.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, listening.port())
 }
 
 /// An absolute `http` or `https` URL with a host, no query and no fragment; a trailing slash
@@ -118,6 +136,16 @@ mod tests {
         assert_eq!(settings.workers, 2);
         assert_eq!(settings.retry_after_secs, 5);
         assert_eq!(settings.visibility, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn on_a_wildcard_address_the_default_base_is_loopback_and_flagged() {
+        let env = Environment::from_pairs::<&str, &str>([]);
+        let settings = JobSettings::resolve(&env, "0.0.0.0:7071".parse().unwrap()).unwrap();
+
+        assert_eq!(settings.public_base_url, "http://127.0.0.1:7071");
+        assert!(settings.base_url_guessed);
+        assert!(!resolve(&[]).unwrap().base_url_guessed);
     }
 
     #[test]

@@ -34,11 +34,12 @@ impl NetworkSettings {
             Some(text) => parse_ranges(&text, TRUSTED_PROXIES_VARIABLE)?,
             None => Vec::new(),
         };
-        if let Some(everything) = trusted_proxies.iter().find(|range| range.prefix_len() == 0) {
+        if let Some(everything) = trusted_proxies.iter().find(|range| is_too_wide(range)) {
             return Err(ConfigError::new(
                 TRUSTED_PROXIES_VARIABLE,
                 format!(
-                    "{everything} trusts every address, so any caller could name its own address \
+                    "{everything} is wider than any proxy subnet (IPv4 ranges must be /8 or \
+                     narrower, IPv6 ranges /32 or narrower): callers from it could name any address \
                      in X-Forwarded-For; list only the proxies in front of pdf-seal"
                 ),
             ));
@@ -47,6 +48,15 @@ impl NetworkSettings {
             allow,
             trusted_proxies,
         })
+    }
+}
+
+/// True for a trusted-proxy range too wide to be a set of proxies: shorter than /8 (IPv4) or
+/// /32 (IPv6). Several such ranges together could cover every address.
+fn is_too_wide(range: &IpNet) -> bool {
+    match range {
+        IpNet::V4(v4) => v4.prefix_len() < 8,
+        IpNet::V6(v6) => v6.prefix_len() < 32,
     }
 }
 
@@ -155,6 +165,8 @@ mod tests {
             (TRUSTED_PROXIES_VARIABLE, "10.0.0.0/8,x"),
             (TRUSTED_PROXIES_VARIABLE, "10.0.0.0/8,0.0.0.0/0"),
             (TRUSTED_PROXIES_VARIABLE, "::/0"),
+            (TRUSTED_PROXIES_VARIABLE, "0.0.0.0/1,128.0.0.0/1"),
+            (TRUSTED_PROXIES_VARIABLE, "::/1,8000::/1"),
         ] {
             let error = resolve(&[(variable, value)]).unwrap_err();
             assert_eq!(error.variable, variable, "{value:?}");

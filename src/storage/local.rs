@@ -44,12 +44,12 @@ pub enum OpenError {
     /// Another process holds the directory's lock.
     #[error(
         "the data directory {} is in use by another pdf-seal process; \
-         stop it or choose another directory",
+         stop it or choose another directory (PDF_SEAL_DATA_DIR)",
         .0.display()
     )]
     Locked(PathBuf),
     /// A file-system operation failed.
-    #[error("cannot open the data directory {}: {what}: {source}", .dir.display())]
+    #[error("cannot open the data directory {} (PDF_SEAL_DATA_DIR): {what}: {source}", .dir.display())]
     Io {
         dir: PathBuf,
         what: &'static str,

@@ -227,3 +227,71 @@ fn a_key_removed_from_the_keys_file_is_refused_without_a_restart() {
     assert_eq!(counts.last(), Some(&1), "{reads:?}");
     check_log_hides(&server, &[KEY, NEW_KEY]);
 }
+
+/// Found by the outside attack: a comment or a bad line in a rotated file kept the whole old
+/// list, and a FIFO at the file's path hung every request, health included.
+#[test]
+fn a_rotated_file_with_a_bad_line_still_revokes_and_a_fifo_blocks_nothing() {
+    let fixture = Fixture::new();
+    let keys_file = fixture.path().join("function-keys");
+    std::fs::write(&keys_file, format!("{KEY}\n")).unwrap();
+    let file = keys_file.to_str().unwrap();
+    let server = serve(
+        &fixture,
+        "bad-line",
+        &[
+            ("PDF_SEAL_AUTH", "function-key"),
+            ("PDF_SEAL_FUNCTION_KEYS_FILE", file),
+        ],
+    );
+    let status_with = |key: &str| {
+        send(
+            &server,
+            Method::GET,
+            "/nowhere",
+            &[("x-functions-key", key)],
+        )
+        .status
+    };
+    assert_eq!(status_with(KEY), 404);
+
+    std::fs::write(
+        &keys_file,
+        format!("# rotated\r\n{NEW_KEY}\r\ntoo-short\r\n"),
+    )
+    .unwrap();
+    let rotated = Instant::now();
+    while status_with(KEY) != 401 {
+        assert!(
+            rotated.elapsed() < ROTATION_LIMIT,
+            "the removed key is still admitted; the log:\n{}",
+            server.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(status_with(NEW_KEY), 404);
+    let skipped = events(&server, "function keys file line skipped");
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["auth.keys_file_line"], 3);
+
+    std::fs::remove_file(&keys_file).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&keys_file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Two reloads' time: a reader that opened the FIFO would block from the first.
+    std::thread::sleep(Duration::from_secs(11));
+    let started = Instant::now();
+    assert_eq!(send(&server, Method::GET, "/api/health", &[]).status, 200);
+    assert_eq!(status_with(NEW_KEY), 404, "the keys read last stay in use");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        !events(
+            &server,
+            "function keys file unreadable; the keys read last stay in use"
+        )
+        .is_empty()
+    );
+    check_log_hides(&server, &[KEY, NEW_KEY]);
+}

@@ -140,3 +140,35 @@ fn a_short_or_missing_key_is_refused_naming_its_variable_without_quoting_it() {
         assert!(!stderr.contains(short) && !stderr.contains(KEY), "{stderr}");
     }
 }
+
+/// Found by the outside attack: an address in use was reported without the flag that chose it.
+#[test]
+fn a_bind_address_in_use_is_reported_with_the_flag() {
+    let fixture = Fixture::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+
+    let ran = start(&fixture, &["--bind", &address], &[]);
+
+    assert_ne!(ran.code(), Some(0), "{}", ran.ending());
+    let stderr = ran.stderr_text();
+    assert!(
+        stderr.contains("--bind") && stderr.contains(&address),
+        "{stderr}"
+    );
+}
+
+/// Found by the outside attack: ranges that together trust every address passed the check.
+#[test]
+fn trusted_proxy_ranges_wider_than_a_subnet_are_refused() {
+    let fixture = Fixture::new();
+
+    for ranges in ["0.0.0.0/1,128.0.0.0/1", "::/1,8000::/1"] {
+        let ran = start(
+            &fixture,
+            &["--bind", "127.0.0.1:0"],
+            &[("PDF_SEAL_TRUSTED_PROXIES", ranges)],
+        );
+        check_refused(&ran, "PDF_SEAL_TRUSTED_PROXIES", ranges);
+    }
+}

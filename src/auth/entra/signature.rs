@@ -51,7 +51,12 @@ fn rejection(kind: &ErrorKind) -> TokenRejection {
         ),
         ErrorKind::MissingRequiredClaim(claim) => TokenRejection::invalid(
             "missing-claim",
-            format!("the token has no {} claim", claim_name(claim)),
+            // jsonwebtoken also reports a claim of the wrong type (a string, a negative or
+            // huge number) as missing.
+            format!(
+                "the token has no {} claim that is a number of seconds",
+                claim_name(claim)
+            ),
         ),
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => TokenRejection::invalid(
             "unsupported-algorithm",
