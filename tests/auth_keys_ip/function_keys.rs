@@ -1,12 +1,14 @@
 //! `PDF_SEAL_AUTH=function-key`: a key in `x-functions-key` or `?code=` admits, anything else
 //! is a 401 with a challenge; the log tells why without holding a key.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
 
 use super::support::fixture::Fixture;
+use super::support::server::Server;
 use super::{
     Headers, KEY, KEY_CHALLENGE, NEW_KEY, WRONG_KEY, check_log_hides, check_sealed,
     check_unauthorised, events, post_pdf, send, serve, serve_with_key, summary,
@@ -179,26 +181,9 @@ fn health_needs_no_key_and_unknown_paths_need_one() {
 #[test]
 fn a_key_removed_from_the_keys_file_is_refused_without_a_restart() {
     let fixture = Fixture::new();
-    let keys_file = fixture.path().join("function-keys");
-    std::fs::write(&keys_file, format!("{KEY}\n{NEW_KEY}\n")).unwrap();
-    let file = keys_file.to_str().unwrap();
-    let mut server = serve(
-        &fixture,
-        "rotation",
-        &[
-            ("PDF_SEAL_AUTH", "function-key"),
-            ("PDF_SEAL_FUNCTION_KEYS_FILE", file),
-        ],
-    );
-    let status_with = |key: &str| {
-        send(
-            &server,
-            Method::GET,
-            "/nowhere",
-            &[("x-functions-key", key)],
-        )
-        .status
-    };
+    let (mut server, keys_file) =
+        serve_with_keys_file(&fixture, "rotation", &format!("{KEY}\n{NEW_KEY}\n"));
+    let status_with = |key: &str| status_with_key(&server, key);
     assert_eq!(status_with(KEY), 404, "the old key before the rotation");
     assert_eq!(status_with(NEW_KEY), 404, "the new key before the rotation");
 
@@ -233,26 +218,8 @@ fn a_key_removed_from_the_keys_file_is_refused_without_a_restart() {
 #[test]
 fn a_rotated_file_with_a_bad_line_still_revokes_and_a_fifo_blocks_nothing() {
     let fixture = Fixture::new();
-    let keys_file = fixture.path().join("function-keys");
-    std::fs::write(&keys_file, format!("{KEY}\n")).unwrap();
-    let file = keys_file.to_str().unwrap();
-    let server = serve(
-        &fixture,
-        "bad-line",
-        &[
-            ("PDF_SEAL_AUTH", "function-key"),
-            ("PDF_SEAL_FUNCTION_KEYS_FILE", file),
-        ],
-    );
-    let status_with = |key: &str| {
-        send(
-            &server,
-            Method::GET,
-            "/nowhere",
-            &[("x-functions-key", key)],
-        )
-        .status
-    };
+    let (server, keys_file) = serve_with_keys_file(&fixture, "bad-line", &format!("{KEY}\n"));
+    let status_with = |key: &str| status_with_key(&server, key);
     assert_eq!(status_with(KEY), 404);
 
     std::fs::write(
@@ -294,4 +261,25 @@ fn a_rotated_file_with_a_bad_line_still_revokes_and_a_fifo_blocks_nothing() {
         .is_empty()
     );
     check_log_hides(&server, &[KEY, NEW_KEY]);
+}
+
+/// A server whose function keys come from a file first holding `keys`, and that file.
+fn serve_with_keys_file(fixture: &Fixture, name: &str, keys: &str) -> (Server, PathBuf) {
+    let keys_file = fixture.path().join("function-keys");
+    std::fs::write(&keys_file, keys).unwrap();
+    let server = serve(
+        fixture,
+        name,
+        &[
+            ("PDF_SEAL_AUTH", "function-key"),
+            ("PDF_SEAL_FUNCTION_KEYS_FILE", keys_file.to_str().unwrap()),
+        ],
+    );
+    (server, keys_file)
+}
+
+/// The status of a request for an unknown path with `key`: 404 when the key admits it, 401
+/// when not.
+fn status_with_key(server: &Server, key: &str) -> u16 {
+    send(server, Method::GET, "/nowhere", &[("x-functions-key", key)]).status
 }
