@@ -13,6 +13,14 @@ fn cache(source: &Arc<FakeSource>, clock: &TestClock) -> KeyCache<Arc<FakeSource
     KeyCache::with_clock(Arc::clone(source), MIN_REFRESH, clock.boxed())
 }
 
+/// A cache over `source` that has fetched the shared key once, and the clock it reads.
+async fn warmed(source: &Arc<FakeSource>) -> (KeyCache<Arc<FakeSource>>, TestClock) {
+    let clock = TestClock::new();
+    let cache = cache(source, &clock);
+    cache.key(&TestKey::shared().kid).await.unwrap();
+    (cache, clock)
+}
+
 /// Waits (yielding) until `source` has started `count` fetches.
 async fn fetches_started(source: &FakeSource, count: usize) {
     while source.fetches() < count {
@@ -37,9 +45,7 @@ async fn fetches_once_and_serves_known_kids_from_the_cache() {
 async fn an_unknown_kid_causes_no_fetch_within_the_minimum_interval() {
     let key = TestKey::shared();
     let source = FakeSource::with_keys(&[key]);
-    let clock = TestClock::new();
-    let cache = cache(&source, &clock);
-    cache.key(&key.kid).await.unwrap();
+    let (cache, clock) = warmed(&source).await;
 
     clock.advance(MIN_REFRESH - Duration::from_secs(1));
     let unknown = cache.key("rotated-in").await;
@@ -87,10 +93,8 @@ async fn a_burst_of_requests_waits_for_one_fetch() {
 async fn a_burst_of_unknown_kids_causes_at_most_one_fetch() {
     let key = TestKey::shared();
     let source = FakeSource::gated(&[key]);
-    let clock = TestClock::new();
-    let cache = cache(&source, &clock);
     source.open_gate(1);
-    cache.key(&key.kid).await.unwrap();
+    let (cache, clock) = warmed(&source).await;
     clock.advance(MIN_REFRESH);
 
     let kids: Vec<String> = (0..20).map(|n| format!("made-up-{n}")).collect();
@@ -163,9 +167,7 @@ async fn after_a_failed_refresh_an_unknown_kid_is_retried_after_the_backoff() {
 async fn keys_a_day_old_are_fetched_again() {
     let key = TestKey::shared();
     let source = FakeSource::with_keys(&[key]);
-    let clock = TestClock::new();
-    let cache = cache(&source, &clock);
-    cache.key(&key.kid).await.unwrap();
+    let (cache, clock) = warmed(&source).await;
 
     clock.advance(MAX_AGE - Duration::from_secs(1));
     cache.key(&key.kid).await.unwrap();
@@ -180,9 +182,7 @@ async fn keys_a_day_old_are_fetched_again() {
 async fn stale_keys_stay_in_use_when_the_refresh_fails() {
     let key = TestKey::shared();
     let source = FakeSource::with_keys(&[key]);
-    let clock = TestClock::new();
-    let cache = cache(&source, &clock);
-    cache.key(&key.kid).await.unwrap();
+    let (cache, clock) = warmed(&source).await;
     source.fail();
 
     clock.advance(MAX_AGE);
@@ -199,10 +199,8 @@ async fn stale_keys_stay_in_use_when_the_refresh_fails() {
 async fn other_requests_use_stale_keys_while_one_refreshes_them() {
     let key = TestKey::shared();
     let source = FakeSource::gated(&[key]);
-    let clock = TestClock::new();
-    let cache = cache(&source, &clock);
     source.open_gate(1);
-    cache.key(&key.kid).await.unwrap();
+    let (cache, clock) = warmed(&source).await;
     clock.advance(MAX_AGE);
 
     let refreshing = cache.key(&key.kid);
