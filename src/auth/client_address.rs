@@ -52,7 +52,8 @@ impl NetworkFilter {
     /// proxy appends the address it was called from, so the entries to the left of the last
     /// untrusted one were written by the client and prove nothing.
     pub fn client_address(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> ClientAddress {
-        let peer = peer.map(|address| canonical(address.ip()));
+        // A dual-stack socket reports IPv4 peers as IPv4-mapped IPv6 (`::ffff:192.0.2.1`).
+        let peer = peer.map(|address| address.ip().to_canonical());
         let client = match peer {
             Some(peer) if self.is_trusted(peer) => self.forwarded_client(peer, headers),
             other => other,
@@ -102,19 +103,16 @@ impl NetworkFilter {
 /// Azure App Service writes it, or `[2001:db8::1]:443`).
 fn parse_entry(entry: &str) -> Option<IpAddr> {
     if let Ok(address) = entry.parse::<IpAddr>() {
-        return Some(canonical(address));
+        return Some(address.to_canonical());
     }
     if let Ok(address) = entry.parse::<SocketAddr>() {
-        return Some(canonical(address.ip()));
+        return Some(address.ip().to_canonical());
     }
     let bracketed = entry.strip_prefix('[')?.strip_suffix(']')?;
-    bracketed.parse::<IpAddr>().ok().map(canonical)
-}
-
-/// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as a dual-stack socket reports IPv4
-/// peers) as the IPv4 address it is.
-fn canonical(address: IpAddr) -> IpAddr {
-    address.to_canonical()
+    bracketed
+        .parse::<IpAddr>()
+        .ok()
+        .map(|address| address.to_canonical())
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ impl Denial {
 
     /// The denial for a token that Entra ID validation refused.
     pub fn from_token(rejection: TokenRejection) -> Self {
+        let reason = rejection.reason();
         match rejection {
             TokenRejection::Invalid { reason, detail } => Self::invalid_token(reason, detail),
             TokenRejection::Forbidden {
@@ -88,11 +89,9 @@ impl Denial {
                 insufficient_scope,
                 ..Self::new(ProblemType::AccessDenied, reason, detail)
             },
-            TokenRejection::Unavailable { detail } => Self::new(
-                ProblemType::IdentityProviderUnavailable,
-                "identity-provider-unavailable",
-                detail,
-            ),
+            TokenRejection::Unavailable { detail } => {
+                Self::new(ProblemType::IdentityProviderUnavailable, reason, detail)
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! parameter, as the Azure Functions host takes them, for hosts without that host in front.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
@@ -77,13 +77,11 @@ impl FunctionKeys {
     /// is compared, in constant time, whichever matches.
     pub fn check(&self, presented: &Secret) -> Option<String> {
         let digest = KeyDigest::of(presented.expose());
-        let mut keys = self.fixed.clone();
-        if let Some(file) = &self.file {
-            keys.extend(file.current());
-        }
+        let state = self.file.as_ref().map(|file| file.state());
+        let file_keys = state.as_ref().map_or(&[][..], |state| &state.keys[..]);
 
         let mut matched = subtle::Choice::from(0);
-        for key in &keys {
+        for key in self.fixed.iter().chain(file_keys) {
             matched |= key.0.ct_eq(&digest.0);
         }
         bool::from(matched).then(|| digest.id())
@@ -117,12 +115,11 @@ fn watch(file: Weak<KeysFile>) {
 }
 
 impl KeysFile {
-    fn current(&self) -> Vec<KeyDigest> {
-        let state = self
-            .state
+    /// What the file held when last read, for the time of one comparison.
+    fn state(&self) -> RwLockReadGuard<'_, FileState> {
+        self.state
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.keys.clone()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Reads the file and, when its content changed, takes its keys.

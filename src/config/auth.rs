@@ -216,7 +216,7 @@ impl AuthSettings {
 
 fn resolve_function_keys(env: &Environment) -> Result<FunctionKeySettings, ConfigError> {
     let keys = match env.get_non_empty(FUNCTION_KEYS_VARIABLE)? {
-        Some(text) => parse_keys(&text, FUNCTION_KEYS_VARIABLE, ',')?,
+        Some(text) => parse_keys(&text, FUNCTION_KEYS_VARIABLE)?,
         None => Vec::new(),
     };
     let file = env
@@ -247,11 +247,11 @@ fn resolve_function_keys(env: &Environment) -> Result<FunctionKeySettings, Confi
     Ok(FunctionKeySettings { keys, file })
 }
 
-/// Splits `text` into keys at `separator`, ignoring blank entries, and checks each. The
-/// messages never quote a key.
-pub fn parse_keys(text: &str, variable: &str, separator: char) -> Result<Vec<Secret>, ConfigError> {
+/// Splits `text` into keys at commas, ignoring blank entries, and checks each. The messages
+/// never quote a key.
+pub fn parse_keys(text: &str, variable: &str) -> Result<Vec<Secret>, ConfigError> {
     let mut keys = Vec::new();
-    for (index, key) in text.split(separator).map(str::trim).enumerate() {
+    for (index, key) in text.split(',').map(str::trim).enumerate() {
         if key.is_empty() {
             continue;
         }

@@ -117,11 +117,6 @@ impl<S: KeySource> EntraValidator<S> {
         Self { settings, keys }
     }
 
-    /// The settings it checks against.
-    pub fn settings(&self) -> &EntraSettings {
-        &self.settings
-    }
-
     /// Fetches the metadata and the signing keys once, within [`WARM_UP_LIMIT`], so that the
     /// first request does not wait for them. Never fails: a failure is logged by the cache,
     /// and the fetch is tried again when a request needs the keys.
