@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod jobs;
+pub mod secrets;
 pub mod server;
 pub mod signing;
 pub mod storage;

@@ -12,6 +12,7 @@ use super::seal_input::Input;
 use super::seal_output::Output;
 use super::{CliError, describe};
 use crate::config::{Environment, LogSettings, SignerArgs, SignerSettings};
+use crate::secrets::Secrets;
 use crate::{signing, telemetry};
 
 /// The arguments of `pdf-seal seal`.
@@ -68,7 +69,14 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
         false => Some(Input::open_file(&args.input)?),
     };
     let mut output = Output::create(&args.output, &partial)?;
-    let loaded = signing::load(&signer_settings)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let loaded = runtime.block_on(signing::load(
+        &signer_settings,
+        &Secrets::environment_only(),
+    ))?;
     if let Some(files) = &loaded.development {
         signing::warn_development(files);
     }
@@ -87,10 +95,6 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
         digest: args.digest,
         ..SealOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let sealing = pdf_seal_core::seal(&input, &options, loaded.signer.as_ref());
     let (sealed, prefix) = std::thread::scope(|scope| {
         let copying = scope.spawn(|| output.write_prefix(&input));

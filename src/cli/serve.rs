@@ -14,6 +14,7 @@ use crate::config::{
     StorageSettings,
 };
 use crate::jobs::{Jobs, worker};
+use crate::secrets::Secrets;
 use crate::{server, signing, storage, telemetry};
 
 /// How long in-flight blob jobs may take to finish after a stop signal; a job still running
@@ -45,7 +46,17 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 
     telemetry::init(&log);
     telemetry::install_panic_hook();
-    let loaded = signing::load(&signer_settings)?;
+    // Blob mode's storage requests and workers run on a runtime of their own, apart from the
+    // HTTP workers' single-threaded ones; the signer's clients are made on it too, so that
+    // their connection pools live as long as the process.
+    let jobs_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("pdf-seal-jobs")
+        .enable_all()
+        .build()
+        .context("starting the jobs runtime")?;
+    let secrets = Secrets::environment_only();
+    let loaded = jobs_runtime.block_on(signing::load(&signer_settings, &secrets))?;
     if let Some(files) = &loaded.development {
         signing::warn_development(files);
     }
@@ -62,14 +73,6 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         );
     }
 
-    // Blob mode's storage requests and workers run on a runtime of their own, apart from the
-    // HTTP workers' single-threaded ones.
-    let jobs_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("pdf-seal-jobs")
-        .enable_all()
-        .build()
-        .context("starting the jobs runtime")?;
     let storage = jobs_runtime
         .block_on(storage::open(&storage_settings))
         .context("opening blob storage")?;

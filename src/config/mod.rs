@@ -28,7 +28,7 @@ pub use jobs::JobSettings;
 pub use limits::SealLimits;
 pub use log::{LogFormat, LogSettings};
 pub use network::NetworkSettings;
-pub use secret::Secret;
+pub use secret::{Secret, SecretReference, SecretSetting};
 pub use signer::{SignerArgs, SignerSettings, SigningKeySource};
 pub use storage::{AzureCredential, AzureStorageSettings, LocalStorageSettings, StorageSettings};
 

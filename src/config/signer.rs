@@ -1,5 +1,12 @@
-//! Settings of the signer that `seal` and `serve` share: which key, and where development
-//! credentials live when there is none.
+//! Settings of the signer that `seal` and `serve` share: which backend signs
+//! (`PDF_SEAL_SIGNER`), its settings, and the time-stamp authorities for PAdES B-T.
+//!
+//! The local key's settings are here; each remote backend has a module of its own.
+
+pub mod csc;
+pub mod key_vault;
+pub mod timestamps;
+pub mod trusted_signatures;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -68,28 +75,127 @@ pub enum SigningKeySource {
     Development { state_dir: PathBuf },
 }
 
+/// `PDF_SEAL_SIGNER`: which backend makes the signature.
+pub const SIGNER: &str = "PDF_SEAL_SIGNER";
+
+/// The signer backend and its settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignerBackend {
+    /// `local` (the default): a key in this process, or the development credentials.
+    Local(SigningKeySource),
+    /// `trusted-signatures`: the Trusted Signatures API returns the whole CMS.
+    TrustedSignatures(trusted_signatures::TrustedSignaturesSettings),
+    /// `csc`: a Cloud Signature Consortium trust service signs the hash.
+    Csc(csc::CscSettings),
+    /// `azure-key-vault`: a key in Azure Key Vault or Managed HSM signs the hash.
+    AzureKeyVault(key_vault::KeyVaultKeySettings),
+}
+
+impl SignerBackend {
+    /// The value of `PDF_SEAL_SIGNER` that selects this backend.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Local(_) => "local",
+            Self::TrustedSignatures(_) => "trusted-signatures",
+            Self::Csc(_) => "csc",
+            Self::AzureKeyVault(_) => "azure-key-vault",
+        }
+    }
+}
+
 /// Settings of the signer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignerSettings {
-    /// The seal key.
-    pub key: SigningKeySource,
-    /// `PDF_SEAL_RSA_PADDING`: the RSA signature scheme.
+    /// The backend that signs.
+    pub backend: SignerBackend,
+    /// `PDF_SEAL_RSA_PADDING`: the RSA signature scheme of the local key and Key Vault keys.
     pub rsa_padding: RsaPadding,
+    /// The time-stamp authorities that make the seals PAdES B-T, for the backends whose CMS
+    /// pdf-seal builds; `None` seals at B-B.
+    pub timestamps: Option<timestamps::TimestampSettings>,
 }
 
 impl SignerSettings {
-    /// Checks the flags and reads the passwords and the state directory from `env`.
+    /// Checks the flags and the environment: `PDF_SEAL_SIGNER` chooses the backend, whose
+    /// settings are then read; the local key's flags are refused with another backend.
     pub fn resolve(args: &SignerArgs, env: &Environment) -> Result<Self, ConfigError> {
+        let rsa_padding = match args.rsa_padding.as_deref().filter(|text| !text.is_empty()) {
+            Some(text) => parse_rsa_padding(text)?,
+            None => RsaPadding::default(),
+        };
+        let name = env.get_non_empty(SIGNER)?;
+        let backend = match name.as_deref().map(str::trim) {
+            None | Some("local") => SignerBackend::Local(local_key(args, env)?),
+            Some(other) => {
+                refuse_local_key(args, env, other)?;
+                match other {
+                    "trusted-signatures" => SignerBackend::TrustedSignatures(
+                        trusted_signatures::TrustedSignaturesSettings::resolve(env)?,
+                    ),
+                    "csc" => SignerBackend::Csc(csc::CscSettings::resolve(env)?),
+                    "azure-key-vault" => {
+                        SignerBackend::AzureKeyVault(key_vault::KeyVaultKeySettings::resolve(env)?)
+                    }
+                    _ => {
+                        return Err(ConfigError::new(
+                            SIGNER,
+                            format!(
+                                "unknown signer {other:?}: use local, trusted-signatures, csc or \
+                                 azure-key-vault"
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let timestamps = timestamps::TimestampSettings::resolve(env)?;
+        Ok(Self {
+            backend,
+            rsa_padding,
+            timestamps,
+        })
+    }
+}
+
+/// The local key's flags make no sense with a remote backend: most likely the backend was
+/// chosen by mistake, or the key is left over from another set-up.
+fn refuse_local_key(
+    args: &SignerArgs,
+    env: &Environment,
+    backend: &str,
+) -> Result<(), ConfigError> {
+    let flags = [
+        (KEY, &args.signing_key),
+        (CERTS, &args.signing_certs),
+        (PKCS12, &args.pkcs12),
+    ];
+    for (variable, value) in flags {
+        if non_empty(value).is_some() {
+            return Err(ConfigError::new(
+                variable,
+                format!("set, but {SIGNER} is {backend}, which does not use a local key"),
+            ));
+        }
+    }
+    for variable in [KEY_PASSWORD, PKCS12_PASSWORD] {
+        if env.get_non_empty(variable)?.is_some() {
+            return Err(ConfigError::new(
+                variable,
+                format!("set, but {SIGNER} is {backend}, which does not use a local key"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The local key: PEM files, a PKCS#12 file, or the development credentials.
+fn local_key(args: &SignerArgs, env: &Environment) -> Result<SigningKeySource, ConfigError> {
+    {
         let key = non_empty(&args.signing_key);
         let certificates = non_empty(&args.signing_certs);
         let pkcs12 = non_empty(&args.pkcs12);
         let key_password = env.get_non_empty(KEY_PASSWORD)?.map(Secret::new);
         let pkcs12_password = env.get(PKCS12_PASSWORD)?.map(Secret::new);
-
-        let rsa_padding = match args.rsa_padding.as_deref().filter(|text| !text.is_empty()) {
-            Some(text) => parse_rsa_padding(text)?,
-            None => RsaPadding::default(),
-        };
 
         let key = match (key, certificates, pkcs12) {
             (Some(_), _, Some(_)) => return Err(conflict(PKCS12, "a PEM key")),
@@ -121,7 +227,7 @@ impl SignerSettings {
                 SigningKeySource::Development { state_dir }
             }
         };
-        Ok(Self { key, rsa_padding })
+        Ok(key)
     }
 }
 
@@ -232,7 +338,9 @@ mod tests {
     fn a_pem_key_with_its_chain_and_password_is_used() {
         let settings = SignerSettings::resolve(&pem_args(), &env(&[(KEY_PASSWORD, "pw")]));
 
-        let SigningKeySource::Pem { key, password, .. } = settings.unwrap().key else {
+        let SignerBackend::Local(SigningKeySource::Pem { key, password, .. }) =
+            settings.unwrap().backend
+        else {
             panic!("expected a PEM key");
         };
         assert_eq!(key, Path::new("key.pem"));
@@ -248,7 +356,8 @@ mod tests {
 
         let settings = SignerSettings::resolve(&args, &env(&[])).unwrap();
 
-        let SigningKeySource::Pkcs12 { password, .. } = settings.key else {
+        let SignerBackend::Local(SigningKeySource::Pkcs12 { password, .. }) = settings.backend
+        else {
             panic!("expected PKCS#12");
         };
         assert_eq!(password.expose(), "");
@@ -314,7 +423,7 @@ mod tests {
         let expected = SigningKeySource::Development {
             state_dir: "/srv/state".into(),
         };
-        assert_eq!(settings.key, expected);
+        assert_eq!(settings.backend, SignerBackend::Local(expected));
         assert_eq!(settings.rsa_padding, RsaPadding::Pkcs1v15);
     }
 

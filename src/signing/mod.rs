@@ -1,18 +1,23 @@
 //! Turns the signer settings into a ready [`Signer`], shared by `seal` and `serve`.
 
+pub mod csc;
 pub mod dev_files;
+pub mod key_vault;
+pub mod timestamps;
+pub mod trusted_signatures;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pdf_seal_core::pades::CadesSigner;
 use pdf_seal_core::signer::local::LocalSigner;
-use pdf_seal_core::signer::{Signer, SignerError, dev};
+use pdf_seal_core::signer::{RawSigner, Signer, SignerError, dev};
 
 pub use dev_files::{DevCredentialFiles, DevCredentialsError};
 
+use crate::config::signer::SignerBackend;
 use crate::config::{SignerSettings, SigningKeySource};
+use crate::secrets::{Secrets, SecretsError};
 
 /// The organisation named in development certificates.
 pub const DEVELOPMENT_ORGANISATION: &str = "pdf-seal development (not trusted)";
@@ -44,6 +49,13 @@ pub enum SignerSetupError {
     /// The development credentials cannot be made or read.
     #[error(transparent)]
     Development(#[from] DevCredentialsError),
+    /// A secret the signer needs cannot be read.
+    #[error(transparent)]
+    Secret(#[from] SecretsError),
+    /// A remote signing service refused or could not be reached while the signer was set up
+    /// (fetching its certificates, checking its key).
+    #[error("{variable}: {reason}")]
+    Remote { variable: String, reason: String },
 }
 
 impl SignerSetupError {
@@ -53,10 +65,46 @@ impl SignerSetupError {
     }
 }
 
-/// Loads the key that `settings` describe, or the development credentials (made on first
-/// use) when there is none.
-pub fn load(settings: &SignerSettings) -> Result<LoadedSigner, SignerSetupError> {
-    let (local, development) = match &settings.key {
+/// Sets up the backend that `settings` choose: the local key (or the development credentials,
+/// made on first use, when there is none), or a remote service, whose certificates are fetched
+/// now so that a wrong setting fails at start rather than at the first seal.
+pub async fn load(
+    settings: &SignerSettings,
+    secrets: &Secrets,
+) -> Result<LoadedSigner, SignerSetupError> {
+    let timestamps = settings.timestamps.as_ref();
+    let (raw, development): (Box<dyn RawSigner>, _) = match &settings.backend {
+        SignerBackend::Local(key) => {
+            let (local, development) = load_local(key, secrets).await?;
+            (
+                Box::new(local.with_rsa_padding(settings.rsa_padding)),
+                development,
+            )
+        }
+        SignerBackend::TrustedSignatures(ts) => {
+            let signer = trusted_signatures::open(ts, secrets).await?;
+            return Ok(LoadedSigner {
+                signer,
+                development: None,
+            });
+        }
+        SignerBackend::Csc(csc) => (csc::open(csc, secrets).await?, None),
+        SignerBackend::AzureKeyVault(key) => {
+            (key_vault::open(key, settings.rsa_padding).await?, None)
+        }
+    };
+    Ok(LoadedSigner {
+        signer: timestamps::cades(raw, timestamps)?,
+        development,
+    })
+}
+
+/// The local key, or the development credentials.
+async fn load_local(
+    key: &SigningKeySource,
+    _secrets: &Secrets,
+) -> Result<(LocalSigner, Option<DevCredentialFiles>), SignerSetupError> {
+    let (local, development) = match key {
         SigningKeySource::Pem {
             key,
             certificates,
@@ -85,12 +133,7 @@ pub fn load(settings: &SignerSettings) -> Result<LoadedSigner, SignerSetupError>
             (signer, Some(files))
         }
     };
-
-    let raw = local.with_rsa_padding(settings.rsa_padding);
-    Ok(LoadedSigner {
-        signer: Arc::new(CadesSigner::new(raw)),
-        development,
-    })
+    Ok((local, development))
 }
 
 /// Says loudly, in the log and on standard error, that seals are made with development

@@ -8,6 +8,7 @@
 
 pub mod account_sas;
 pub mod azurite;
+pub mod egress;
 pub mod fixture;
 pub mod job_scenarios;
 pub mod jobs;

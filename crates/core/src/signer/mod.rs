@@ -175,3 +175,31 @@ pub trait RawSigner: Send + Sync {
     async fn sign_hash(&self, digest: DigestAlgorithm, hash: &[u8])
     -> Result<Vec<u8>, SignerError>;
 }
+
+/// A boxed raw signer is a raw signer, so that backends chosen at run time can share
+/// [`crate::pades::CadesSigner`].
+#[async_trait]
+impl<T: RawSigner + ?Sized> RawSigner for Box<T> {
+    fn certificates(&self) -> &[Certificate] {
+        (**self).certificates()
+    }
+
+    fn signature_algorithm(
+        &self,
+        digest: DigestAlgorithm,
+    ) -> Result<AlgorithmIdentifierOwned, SignerError> {
+        (**self).signature_algorithm(digest)
+    }
+
+    fn max_signature_len(&self) -> usize {
+        (**self).max_signature_len()
+    }
+
+    async fn sign_hash(
+        &self,
+        digest: DigestAlgorithm,
+        hash: &[u8],
+    ) -> Result<Vec<u8>, SignerError> {
+        (**self).sign_hash(digest, hash).await
+    }
+}
