@@ -52,6 +52,8 @@ pub enum ProblemType {
     AccessDenied,
     AddressNotAllowed,
     IdentityProviderUnavailable,
+    SignerUnavailable,
+    SignerRefused,
     Internal,
 }
 
@@ -88,12 +90,14 @@ impl ProblemType {
             Self::AccessDenied => "/problems/access-denied",
             Self::AddressNotAllowed => "/problems/address-not-allowed",
             Self::IdentityProviderUnavailable => "/problems/identity-provider-unavailable",
+            Self::SignerUnavailable => "/problems/signer-unavailable",
+            Self::SignerRefused => "/problems/signer-refused",
             Self::Internal => "/problems/internal-error",
         }
     }
 
     /// Every problem type, for lookups by slug.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 32] = [
         Self::NotPdf,
         Self::InvalidBase64,
         Self::InvalidRequest,
@@ -123,6 +127,8 @@ impl ProblemType {
         Self::AccessDenied,
         Self::AddressNotAllowed,
         Self::IdentityProviderUnavailable,
+        Self::SignerUnavailable,
+        Self::SignerRefused,
         Self::Internal,
     ];
 
@@ -161,7 +167,10 @@ impl ProblemType {
             Self::StorageAccessDenied | Self::AccessDenied | Self::AddressNotAllowed => {
                 StatusCode::FORBIDDEN
             }
-            Self::IdentityProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::IdentityProviderUnavailable | Self::SignerUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::SignerRefused => StatusCode::BAD_GATEWAY,
             Self::StorageFailed => StatusCode::BAD_GATEWAY,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -204,6 +213,8 @@ impl ProblemType {
             Self::AccessDenied => "Access denied",
             Self::AddressNotAllowed => "Address not allowed",
             Self::IdentityProviderUnavailable => "Identity provider unavailable",
+            Self::SignerUnavailable => "Signing service unavailable",
+            Self::SignerRefused => "Signing service refused the request",
             Self::Internal => "Internal error",
         }
     }
@@ -227,6 +238,18 @@ impl ApiError {
             detail: detail.into(),
             cause: None,
             header: None,
+        }
+    }
+
+    /// A 5xx with a fixed `detail` for the client and a `cause` for the log.
+    pub fn with_cause(
+        problem: ProblemType,
+        detail: impl Into<String>,
+        cause: impl Into<anyhow::Error>,
+    ) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(problem, detail)
         }
     }
 
@@ -302,17 +325,40 @@ impl ProblemType {
             ErrorKind::Encrypted => Some(Self::EncryptedPdf),
             ErrorKind::Certified => Some(Self::CertifiedPdf),
             ErrorKind::InvalidOption => Some(Self::InvalidOption),
-            ErrorKind::Signer | ErrorKind::Io => None,
+            ErrorKind::Signer
+            | ErrorKind::SignerUnavailable
+            | ErrorKind::SignerRefused
+            | ErrorKind::Io => None,
         }
     }
 }
 
+/// The seconds a client should wait after a signing service was unavailable.
+pub const SIGNER_RETRY_AFTER_SECS: &str = "30";
+
 impl From<SealError> for ApiError {
     fn from(error: SealError) -> Self {
-        let Some(problem) = ProblemType::of_seal_error(error.kind()) else {
-            return Self::internal(error);
-        };
-        Self::new(problem, error.to_string())
+        match error.kind() {
+            // The remote service's answer may name hosts and key ids: the log has it, the
+            // client gets the fixed text of the type.
+            ErrorKind::SignerUnavailable => {
+                let detail = format!(
+                    "the signing service could not be reached or failed; retry in \
+                     {SIGNER_RETRY_AFTER_SECS} seconds"
+                );
+                Self::with_cause(ProblemType::SignerUnavailable, detail, error)
+                    .with_header(RETRY_AFTER, SIGNER_RETRY_AFTER_SECS)
+            }
+            ErrorKind::SignerRefused => {
+                let detail = "the signing service refused pdf-seal's request: its credentials or \
+                              configuration need an operator's attention";
+                Self::with_cause(ProblemType::SignerRefused, detail, error)
+            }
+            kind => match ProblemType::of_seal_error(kind) {
+                Some(problem) => Self::new(problem, error.to_string()),
+                None => Self::internal(error),
+            },
+        }
     }
 }
 
@@ -459,6 +505,37 @@ mod tests {
         let api = ApiError::from(SealError::from(SignerError::Failed("hsm offline".into())));
 
         assert!(format!("{:#}", api.cause().unwrap()).contains("hsm offline"));
+    }
+
+    #[actix_web::test]
+    async fn an_unavailable_signing_service_is_a_503_with_retry_after_and_a_fixed_detail() {
+        let cause = SignerError::Unavailable("ts.example answered 503 three times".into());
+        let error = ApiError::from(SealError::from(cause));
+        let retry_after = error.error_response().headers().get(RETRY_AFTER).cloned();
+        assert!(format!("{:#}", error.cause().unwrap()).contains("answered 503"));
+
+        let (status, _, body) = body_of(error).await;
+
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["type"], "/problems/signer-unavailable");
+        assert!(
+            !body["detail"].as_str().unwrap().contains("ts.example"),
+            "{body}"
+        );
+        assert_eq!(retry_after.unwrap(), SIGNER_RETRY_AFTER_SECS);
+    }
+
+    #[actix_web::test]
+    async fn a_refusing_signing_service_is_a_502_that_hides_the_answer() {
+        let cause = SignerError::Refused("401 for key id 5f0c".into());
+        let error = ApiError::from(SealError::from(cause));
+        assert!(format!("{:#}", error.cause().unwrap()).contains("5f0c"));
+
+        let (status, _, body) = body_of(error).await;
+
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(body["type"], "/problems/signer-refused");
+        assert!(!body["detail"].as_str().unwrap().contains("5f0c"), "{body}");
     }
 
     #[actix_web::test]

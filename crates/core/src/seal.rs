@@ -83,6 +83,11 @@ pub enum ErrorKind {
     InvalidOption,
     /// The signer failed.
     Signer,
+    /// A remote signing service could not be reached or failed on its side; a later attempt
+    /// may work.
+    SignerUnavailable,
+    /// A remote signing service refused the request (credentials, key, configuration).
+    SignerRefused,
     /// Reading the input failed.
     Io,
 }
@@ -96,6 +101,8 @@ impl SealError {
             Self::Pdf(_) => ErrorKind::Unreadable,
             Self::CertifiedNoChanges => ErrorKind::Certified,
             Self::InvalidOption(_) => ErrorKind::InvalidOption,
+            Self::Signer(SignerError::Unavailable(_)) => ErrorKind::SignerUnavailable,
+            Self::Signer(SignerError::Refused(_)) => ErrorKind::SignerRefused,
             Self::Signer(_) => ErrorKind::Signer,
         }
     }

@@ -140,6 +140,14 @@ pub enum SignerError {
     /// The signing operation itself failed.
     #[error("signing failed: {0}")]
     Failed(String),
+    /// A remote signing service (or time-stamp authority) could not be reached, timed out or
+    /// failed on its side, after the backend's own retries: trying again later may work.
+    #[error("signing service unavailable: {0}")]
+    Unavailable(String),
+    /// A remote signing service refused the request: its credentials, the key or the request
+    /// itself were not accepted. Trying again will not help until an operator acts.
+    #[error("signing service refused the request: {0}")]
+    Refused(String),
 }
 
 /// Produces the CMS SignedData (DER) for a document digest.
