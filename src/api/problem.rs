@@ -20,6 +20,18 @@ pub const INTERNAL_DETAIL: &str = "internal error";
 /// The seconds a client should wait before it sends a request refused as busy again.
 pub const BUSY_RETRY_AFTER_SECS: &str = "5";
 
+/// The seconds a client should wait after the signing service could not sign.
+pub const SIGNING_SERVICE_RETRY_AFTER_SECS: &str = "30";
+
+/// The `detail` of a signing service's refusal of pdf-seal's credentials: fixed, since the
+/// cause (which key, what the service said) is for the administrator's log.
+pub const SIGNING_SERVICE_REFUSED_DETAIL: &str = "the signing service refused this service's \
+    credentials, so nothing was signed; the administrator must check the signer's API keys";
+
+/// The `detail` of a signing service that cannot sign now.
+pub const SIGNING_SERVICE_UNAVAILABLE_DETAIL: &str = "the signing service cannot be reached or \
+    cannot sign now; retry later";
+
 /// A stable cause of failure: one problem `type`, status and title each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProblemType {
@@ -52,6 +64,8 @@ pub enum ProblemType {
     AccessDenied,
     AddressNotAllowed,
     IdentityProviderUnavailable,
+    SigningServiceRefused,
+    SigningServiceUnavailable,
     Internal,
 }
 
@@ -88,12 +102,14 @@ impl ProblemType {
             Self::AccessDenied => "/problems/access-denied",
             Self::AddressNotAllowed => "/problems/address-not-allowed",
             Self::IdentityProviderUnavailable => "/problems/identity-provider-unavailable",
+            Self::SigningServiceRefused => "/problems/signing-service-refused",
+            Self::SigningServiceUnavailable => "/problems/signing-service-unavailable",
             Self::Internal => "/problems/internal-error",
         }
     }
 
     /// Every problem type, for lookups by slug.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 32] = [
         Self::NotPdf,
         Self::InvalidBase64,
         Self::InvalidRequest,
@@ -123,6 +139,8 @@ impl ProblemType {
         Self::AccessDenied,
         Self::AddressNotAllowed,
         Self::IdentityProviderUnavailable,
+        Self::SigningServiceRefused,
+        Self::SigningServiceUnavailable,
         Self::Internal,
     ];
 
@@ -162,7 +180,8 @@ impl ProblemType {
                 StatusCode::FORBIDDEN
             }
             Self::IdentityProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::StorageFailed => StatusCode::BAD_GATEWAY,
+            Self::StorageFailed | Self::SigningServiceRefused => StatusCode::BAD_GATEWAY,
+            Self::SigningServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -204,6 +223,8 @@ impl ProblemType {
             Self::AccessDenied => "Access denied",
             Self::AddressNotAllowed => "Address not allowed",
             Self::IdentityProviderUnavailable => "Identity provider unavailable",
+            Self::SigningServiceRefused => "Signing service refused the credentials",
+            Self::SigningServiceUnavailable => "Signing service unavailable",
             Self::Internal => "Internal error",
         }
     }
@@ -281,6 +302,24 @@ impl ApiError {
         }
     }
 
+    /// A 5xx for a remote signing service that refused pdf-seal or could not sign: a fixed
+    /// detail for the client, the cause for the log.
+    pub fn signing_service(problem: ProblemType, cause: impl Into<anyhow::Error>) -> Self {
+        let (detail, header) = match problem {
+            ProblemType::SigningServiceUnavailable => (
+                SIGNING_SERVICE_UNAVAILABLE_DETAIL,
+                Some((RETRY_AFTER, SIGNING_SERVICE_RETRY_AFTER_SECS.to_owned())),
+            ),
+            _ => (SIGNING_SERVICE_REFUSED_DETAIL, None),
+        };
+        Self {
+            problem,
+            detail: detail.to_owned(),
+            cause: Some(cause.into()),
+            header,
+        }
+    }
+
     /// The cause of this error.
     pub fn problem(&self) -> ProblemType {
         self.problem
@@ -302,13 +341,25 @@ impl ProblemType {
             ErrorKind::Encrypted => Some(Self::EncryptedPdf),
             ErrorKind::Certified => Some(Self::CertifiedPdf),
             ErrorKind::InvalidOption => Some(Self::InvalidOption),
-            ErrorKind::Signer | ErrorKind::Io => None,
+            ErrorKind::Signer
+            | ErrorKind::SignerRefused
+            | ErrorKind::SignerUnavailable
+            | ErrorKind::Io => None,
         }
     }
 }
 
 impl From<SealError> for ApiError {
     fn from(error: SealError) -> Self {
+        match error.kind() {
+            ErrorKind::SignerRefused => {
+                return Self::signing_service(ProblemType::SigningServiceRefused, error);
+            }
+            ErrorKind::SignerUnavailable => {
+                return Self::signing_service(ProblemType::SigningServiceUnavailable, error);
+            }
+            _ => {}
+        }
         let Some(problem) = ProblemType::of_seal_error(error.kind()) else {
             return Self::internal(error);
         };
@@ -440,6 +491,21 @@ mod tests {
                 500,
             ),
             (
+                SealError::from(SignerError::Unsupported("sha512".into())),
+                "invalid-option",
+                400,
+            ),
+            (
+                SealError::from(SignerError::Refused("401".into())),
+                "signing-service-refused",
+                502,
+            ),
+            (
+                SealError::from(SignerError::Unavailable("503".into())),
+                "signing-service-unavailable",
+                503,
+            ),
+            (
                 SealError::from(PdfError::Io(std::io::ErrorKind::Other.into())),
                 "internal-error",
                 500,
@@ -459,6 +525,28 @@ mod tests {
         let api = ApiError::from(SealError::from(SignerError::Failed("hsm offline".into())));
 
         assert!(format!("{:#}", api.cause().unwrap()).contains("hsm offline"));
+    }
+
+    #[actix_web::test]
+    async fn a_signing_service_failure_hides_its_cause_and_names_the_problem() {
+        let refused = SealError::from(SignerError::Refused("key 1234 got 401".into()));
+        let unavailable = SealError::from(SignerError::Unavailable("503 from upstream".into()));
+        let unavailable = ApiError::from(unavailable);
+        let retry_after = unavailable
+            .error_response()
+            .headers()
+            .get(RETRY_AFTER)
+            .cloned();
+
+        let (status, _, body) = body_of(ApiError::from(refused)).await;
+        let (other_status, _, other_body) = body_of(unavailable).await;
+
+        assert_eq!(status, 502);
+        assert_eq!(body["detail"], SIGNING_SERVICE_REFUSED_DETAIL);
+        assert!(!body.to_string().contains("1234"), "{body}");
+        assert_eq!(other_status, 503);
+        assert_eq!(other_body["detail"], SIGNING_SERVICE_UNAVAILABLE_DETAIL);
+        assert_eq!(retry_after.unwrap(), SIGNING_SERVICE_RETRY_AFTER_SECS);
     }
 
     #[actix_web::test]

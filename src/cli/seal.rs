@@ -120,7 +120,10 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
 /// a failure (exit code 1).
 fn refusal_or_failure(error: SealError) -> CliError {
     match error.kind() {
-        ErrorKind::Signer | ErrorKind::Io => CliError::Failed(error.into()),
+        ErrorKind::Signer
+        | ErrorKind::SignerRefused
+        | ErrorKind::SignerUnavailable
+        | ErrorKind::Io => CliError::Failed(error.into()),
         ErrorKind::NotPdf
         | ErrorKind::Unreadable
         | ErrorKind::Encrypted

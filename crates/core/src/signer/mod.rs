@@ -140,6 +140,14 @@ pub enum SignerError {
     /// The signing operation itself failed.
     #[error("signing failed: {0}")]
     Failed(String),
+    /// A remote signing service refused pdf-seal's credentials (its API key, its token): the
+    /// administrator must act, and retrying the same request will not help.
+    #[error("the signing service refused the credentials: {0}")]
+    Refused(String),
+    /// A remote signing service did not answer, or answered that it cannot sign now (timeouts,
+    /// 5xx, 429), after the retries allowed: trying again later may work.
+    #[error("the signing service is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Produces the CMS SignedData (DER) for a document digest.
