@@ -514,3 +514,112 @@ fn start_up_refusals_name_the_variable() {
     }
     assert_eq!(setup.stand_in.requests(), 0);
 }
+
+/// A request as the protocol wants it, with the MAC made here (aws-lc-rs) over `mac_input`
+/// followed by the time; the fields of `changes` replace the headers.
+fn stand_in_request(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    key: &TestKey,
+    body: &str,
+    changes: &[(&str, String)],
+    mac_input: Option<&[u8]>,
+) -> u16 {
+    use base64::Engine as _;
+    let time = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    let mut time = time.format(format).unwrap();
+    if let Some((_, changed)) = changes
+        .iter()
+        .find(|(name, _)| *name == "X-Authorization-Time")
+    {
+        time = changed.clone();
+    }
+    let mut signed = mac_input.unwrap_or(body.as_bytes()).to_vec();
+    signed.extend_from_slice(time.as_bytes());
+    let mac_key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        &hex::decode(&key.hex).unwrap(),
+    );
+    let mac = aws_lc_rs::hmac::sign(&mac_key, &signed);
+    let mut headers = vec![
+        ("Content-Type", "application/json".to_owned()),
+        ("X-Authorization-Algorithm", "HmacSHA256".to_owned()),
+        ("X-Authorization-Time", time),
+        ("X-Authorization-Key", key.id.clone()),
+        (
+            "X-Authorization",
+            base64::engine::general_purpose::STANDARD.encode(mac.as_ref()),
+        ),
+    ];
+    for (name, value) in changes {
+        headers.retain(|(other, _)| other != name);
+        headers.push((name, value.clone()));
+    }
+    runtime.block_on(async {
+        let mut request = reqwest::Client::new().post(url).body(body.to_owned());
+        for (name, value) in &headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.unwrap().status().as_u16()
+    })
+}
+
+#[test]
+fn the_stand_in_refuses_what_the_service_refuses() {
+    use sha2::Digest as _;
+
+    let setup = Setup::new(&[0], 0);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("{}/v1/sign", setup.stand_in.base_url);
+    let digest = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let good =
+        format!(r#"{{"digestAlgorithm":"SHA256","digest":"{digest}","tsaTimestamp":false}}"#);
+    let send = |key: &TestKey, body: &str, changes: &[(&str, String)]| {
+        stand_in_request(&runtime, &url, key, body, changes, None)
+    };
+    let stale = (time::OffsetDateTime::now_utc() - time::Duration::minutes(2))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap();
+    let hashed_body = sha2::Sha256::digest(good.as_bytes()).to_vec();
+
+    assert_eq!(send(&setup.primary, &good, &[]), 200);
+    let unauthorized = [
+        send(&setup.secondary, &good, &[]),
+        send(
+            &setup.primary,
+            &good,
+            &[("X-Authorization-Algorithm", "HmacSHA1".into())],
+        ),
+        send(&setup.primary, &good, &[("X-Authorization-Time", stale)]),
+        send(
+            &setup.primary,
+            &good,
+            &[("X-Authorization-Time", "2026-12-04 23:00:00".into())],
+        ),
+        send(&setup.primary, &good, &[("X-Authorization", "AAAA".into())]),
+        stand_in_request(
+            &runtime,
+            &url,
+            &setup.primary,
+            &good,
+            &[],
+            Some(&hashed_body),
+        ),
+    ];
+    assert_eq!(unauthorized, [401; 6]);
+    let sha1 = good.replace("SHA256", "SHA1");
+    let short = good.replace(digest, "AAAA");
+    let no_flag = format!(r#"{{"digestAlgorithm":"SHA256","digest":"{digest}"}}"#);
+    for body in [sha1, short, no_flag] {
+        assert_eq!(send(&setup.primary, &body, &[]), 400, "{body}");
+    }
+    let text = [("Content-Type", "text/plain".to_owned())];
+    assert_eq!(send(&setup.primary, &good, &text), 415);
+    let get = runtime.block_on(async { reqwest::get(&url).await.unwrap().status().as_u16() });
+    assert_eq!(get, 405);
+}
