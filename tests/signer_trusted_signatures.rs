@@ -292,7 +292,7 @@ fn a_wrong_api_key_is_a_502_that_names_the_refusal_and_hides_the_key() {
             ("PDF_SEAL_TS_API_KEY_SECONDARY", ""),
         ],
     );
-    assert_eq!(sealed.code(), Some(1), "{}", sealed.stderr_text());
+    assert_eq!(sealed.code(), Some(2), "{}", sealed.stderr_text());
     assert!(
         sealed.stderr_text().contains("refused the credentials"),
         "{}",
@@ -350,6 +350,35 @@ fn two_503s_are_retried_into_a_seal() {
         sealed.elapsed < Duration::from_secs(30),
         "{:?}",
         sealed.elapsed
+    );
+}
+
+#[test]
+fn a_429_is_retried_after_the_wait_it_asks_for_within_a_cap() {
+    let setup = Setup::new(&[0], 0);
+    setup.stand_in.fail_next_asking_to_wait(429, 1, 2);
+    let waited = setup.seal(&sample(), &setup.path("waited.pdf"), &[]);
+    let after_waiting = setup.stand_in.requests();
+    setup.stand_in.fail_next_asking_to_wait(429, 1, 3600);
+    let refused = setup.seal(&sample(), &setup.path("refused.pdf"), &[]);
+
+    assert_eq!(waited.code(), Some(0), "{}", waited.stderr_text());
+    assert!(
+        waited.elapsed >= Duration::from_secs(2),
+        "{:?}",
+        waited.elapsed
+    );
+    assert_eq!(after_waiting, 2);
+    assert_eq!(refused.code(), Some(1), "{}", refused.stderr_text());
+    assert!(
+        refused.stderr_text().contains("asks to wait 3600 s"),
+        "{}",
+        refused.stderr_text()
+    );
+    assert_eq!(
+        setup.stand_in.requests(),
+        3,
+        "an hour's wait is not retried"
     );
 }
 

@@ -41,26 +41,9 @@ pub async fn open(
     settings: &TrustedSignaturesSettings,
     secrets: &Secrets,
 ) -> Result<Arc<dyn Signer>, SignerSetupError> {
-    let keys = ApiKeys::open(settings, secrets).await?;
-    let transport = Transport::new(settings.sign_url(), settings.timeout, settings.retries)
-        .map_err(|reason| SignerSetupError::Remote {
-            variable: TIMEOUT_SECS.into(),
-            reason,
-        })?;
-    tracing::info!(
-        signer.url = %settings.sign_url(),
-        signer.key_id = %keys.credentials(0).map(|c| c.key_id).unwrap_or_default(),
-        signer.secondary_key = settings.secondary.is_some(),
-        signer.tsa_timestamp = settings.tsa_timestamp,
-        "signing with the Trusted Signatures API"
-    );
-    Ok(Arc::new(TrustedSignaturesSigner {
-        keys,
-        transport,
-        tsa_timestamp: settings.tsa_timestamp,
-        largest_cms: AtomicUsize::new(0),
-        certificates: OnceLock::new(),
-    }))
+    Ok(Arc::new(
+        TrustedSignaturesSigner::new(settings, secrets).await?,
+    ))
 }
 
 /// A [`Signer`] whose CMS the Trusted Signatures API builds.
@@ -75,6 +58,33 @@ pub struct TrustedSignaturesSigner {
 }
 
 impl TrustedSignaturesSigner {
+    /// Reads the keys and makes the HTTP client.
+    pub async fn new(
+        settings: &TrustedSignaturesSettings,
+        secrets: &Secrets,
+    ) -> Result<Self, SignerSetupError> {
+        let keys = ApiKeys::open(settings, secrets).await?;
+        let transport = Transport::new(settings.sign_url(), settings.timeout, settings.retries)
+            .map_err(|reason| SignerSetupError::Remote {
+                variable: TIMEOUT_SECS.into(),
+                reason,
+            })?;
+        tracing::info!(
+            signer.url = %settings.sign_url(),
+            signer.key_id = %keys.credentials(0).map(|c| c.key_id).unwrap_or_default(),
+            signer.secondary_key = settings.secondary.is_some(),
+            signer.tsa_timestamp = settings.tsa_timestamp,
+            "signing with the Trusted Signatures API"
+        );
+        Ok(Self {
+            keys,
+            transport,
+            tsa_timestamp: settings.tsa_timestamp,
+            largest_cms: AtomicUsize::new(0),
+            certificates: OnceLock::new(),
+        })
+    }
+
     /// Tries the keys, the one that last worked first. When every key is refused, the secrets
     /// are read again (a rotation in Key Vault) and, if one changed, the keys are tried once
     /// more.
@@ -97,7 +107,7 @@ impl TrustedSignaturesSigner {
                                 credentials.name
                             );
                         }
-                        tracing::debug!(
+                        tracing::info!(
                             signer.key_id = %credentials.key_id,
                             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
                             cms_len = cms.len(),
@@ -184,5 +194,93 @@ impl Signer for TrustedSignaturesSigner {
     /// Empty until the first signature; then the certificates that CMS carried.
     fn certificates(&self) -> &[Certificate] {
         self.certificates.get().map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pdf_seal_core::pades::CadesSigner;
+    use pdf_seal_core::signer::dev;
+    use pdf_seal_core::signer::local::LocalSigner;
+
+    use super::*;
+    use crate::config::Environment;
+
+    async fn signer(tsa_timestamp: &str) -> TrustedSignaturesSigner {
+        let env = Environment::from_pairs([
+            ("PDF_SEAL_TS_URL", "http://127.0.0.1:9"),
+            ("PDF_SEAL_TS_KEY_ID", "0b1c5a3e-6f7d-4c2b-9a8e-1d2f3a4b5c6d"),
+            ("PDF_SEAL_TS_API_KEY", "00112233445566778899aabbccddeeff"),
+            ("PDF_SEAL_TS_TSA_TIMESTAMP", tsa_timestamp),
+        ]);
+        let settings = TrustedSignaturesSettings::resolve(&env).unwrap();
+        TrustedSignaturesSigner::new(&settings, &Secrets::environment_only())
+            .await
+            .unwrap()
+    }
+
+    async fn cms_over(value: &[u8]) -> Vec<u8> {
+        let credentials = dev::generate("accept test").unwrap();
+        let key = credentials.key_pem.as_bytes();
+        let local = LocalSigner::from_pem(key, credentials.chain_pem.as_bytes(), None);
+        let digest = DocumentDigest {
+            algorithm: DigestAlgorithm::Sha256,
+            value: value.to_vec(),
+        };
+        CadesSigner::new(local.unwrap())
+            .sign(&digest)
+            .await
+            .unwrap()
+    }
+
+    fn digest(value: &[u8]) -> DocumentDigest {
+        DocumentDigest {
+            algorithm: DigestAlgorithm::Sha256,
+            value: value.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cms_over_the_digest_sent_is_accepted_and_its_chain_learned() {
+        let signer = signer("false").await;
+        let cms = cms_over(&[1; 32]).await;
+        assert!(signer.certificates().is_empty());
+
+        let accepted = signer.accept(cms.clone(), &digest(&[1; 32])).unwrap();
+
+        assert_eq!(accepted, cms);
+        assert_eq!(signer.certificates().len(), 2);
+        assert_eq!(
+            signer.estimated_cms_len(DigestAlgorithm::Sha256),
+            CMS_ALLOWANCE
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cms_over_another_digest_or_no_cms_is_refused() {
+        let signer = signer("true").await;
+        let cms = cms_over(&[1; 32]).await;
+
+        let other = signer.accept(cms, &digest(&[2; 32])).unwrap_err();
+        let garbage = signer.accept(b"not a cms".to_vec(), &digest(&[1; 32]));
+
+        assert!(other.to_string().contains("another digest"), "{other}");
+        assert!(matches!(garbage, Err(SignerError::Failed(_))));
+        assert!(signer.certificates().is_empty());
+        let estimate = signer.estimated_cms_len(DigestAlgorithm::Sha256);
+        assert_eq!(estimate, CMS_ALLOWANCE_WITH_TIMESTAMP);
+    }
+
+    #[tokio::test]
+    async fn only_sha256_digests_are_sent() {
+        let signer = signer("true").await;
+        let sha384 = DocumentDigest {
+            algorithm: DigestAlgorithm::Sha384,
+            value: vec![0; 48],
+        };
+
+        let error = signer.sign(&sha384).await.unwrap_err();
+
+        assert!(matches!(error, SignerError::Unsupported(_)), "{error}");
     }
 }

@@ -71,8 +71,9 @@ impl TestKey {
 struct State {
     /// The active keys: id to decoded key.
     keys: HashMap<String, Vec<u8>>,
-    /// Statuses to answer before anything else, one per request, first first.
-    failures: Vec<u16>,
+    /// Statuses (with a `Retry-After` in seconds) to answer before anything else, one per
+    /// request, first first.
+    failures: Vec<(u16, Option<u64>)>,
     /// Hold every request this long before answering.
     hang: Option<Duration>,
     /// Sign a digest other than the one sent.
@@ -160,7 +161,12 @@ impl TrustedSignaturesStandIn {
 
     /// Answers the next `times` requests with `status`.
     pub fn fail_next(&self, status: u16, times: usize) {
-        self.state.lock().unwrap().failures = vec![status; times];
+        self.state.lock().unwrap().failures = vec![(status, None); times];
+    }
+
+    /// Answers the next `times` requests with `status` and `Retry-After: seconds`.
+    pub fn fail_next_asking_to_wait(&self, status: u16, times: usize, seconds: u64) {
+        self.state.lock().unwrap().failures = vec![(status, Some(seconds)); times];
     }
 
     /// Holds every request for `duration` before answering.
@@ -225,8 +231,15 @@ async fn sign(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared>)
     if let Some(hang) = hang {
         actix_web::rt::time::sleep(hang).await;
     }
-    if let Some(status) = failure {
-        return error(StatusCode::from_u16(status).unwrap(), "failing as told");
+    if let Some((status, retry_after)) = failure {
+        let mut answer = error(StatusCode::from_u16(status).unwrap(), "failing as told");
+        if let Some(seconds) = retry_after {
+            let value = actix_web::http::header::HeaderValue::from(seconds);
+            answer
+                .headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        return answer;
     }
 
     let content_type = header(CONTENT_TYPE.as_str()).unwrap_or_default();
