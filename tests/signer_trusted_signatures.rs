@@ -204,6 +204,25 @@ fn serve_seals_over_http_and_only_the_digest_leaves() {
         "{request}"
     );
     assert!(!request.contains(&setup.primary.hex), "{request}");
+    let mac = request
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .starts_with("x-authorization:")
+                .then_some(line)
+        })
+        .and_then(|line| line.split_once(':'))
+        .map(|(_, value)| value.trim().to_owned())
+        .expect("the request has an X-Authorization header");
+    let log = server.log_text();
+    assert!(
+        log.contains(&setup.primary.id),
+        "the key id is logged:\n{log}"
+    );
+    assert!(
+        !log.contains(&mac) && !log.contains(&setup.primary.hex),
+        "{log}"
+    );
 }
 
 #[test]
