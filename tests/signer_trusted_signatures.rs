@@ -1,6 +1,8 @@
 //! The Trusted Signatures backend end to end: the real `pdf-seal` binary (`seal` and `serve`)
 //! with `PDF_SEAL_SIGNER=trusted-signatures`, against the strict stand-in of
 //! `support::trusted_signatures` on loopback, judged by the validators.
+//!
+//! One test per behaviour of the backend, all on one `Setup`, which is why the file is long.
 
 mod support;
 
