@@ -137,3 +137,63 @@ impl Slot {
         Ok((key_id, key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Environment;
+
+    const PRIMARY: &str = "0b1c5a3e-6f7d-4c2b-9a8e-1d2f3a4b5c6d";
+    const SECONDARY: &str = "7e6d5c4b-3a29-4180-8f7e-6d5c4b3a2918";
+
+    async fn keys() -> ApiKeys {
+        let env = Environment::from_pairs([
+            ("PDF_SEAL_TS_KEY_ID", PRIMARY),
+            ("PDF_SEAL_TS_API_KEY", "00112233445566778899aabbccddeeff"),
+            ("PDF_SEAL_TS_KEY_ID_SECONDARY", SECONDARY),
+            (
+                "PDF_SEAL_TS_API_KEY_SECONDARY",
+                "ffeeddccbbaa99887766554433221100",
+            ),
+        ]);
+        let settings = TrustedSignaturesSettings::resolve(&env).unwrap();
+        ApiKeys::open(&settings, &Secrets::environment_only())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_start_with_the_key_that_last_worked() {
+        let keys = keys().await;
+        assert_eq!(keys.order(), [0, 1]);
+
+        keys.worked(1);
+
+        assert_eq!(keys.order(), [1, 0]);
+        assert_eq!(keys.credentials(1).unwrap().key_id, SECONDARY);
+    }
+
+    #[tokio::test]
+    async fn credentials_show_their_key_id_but_not_their_key() {
+        let credentials = keys().await.credentials(0).unwrap();
+
+        let shown = format!("{credentials:?}");
+
+        assert!(shown.contains(PRIMARY), "{shown}");
+        // Neither in hex nor as the bytes' decimal list that a derived Debug would print.
+        assert!(!shown.contains("00112233"), "{shown}");
+        assert!(
+            !shown.contains("17, 34") && !shown.contains("key:"),
+            "{shown}"
+        );
+        assert_eq!(
+            credentials.key,
+            hex::decode("00112233445566778899aabbccddeeff").unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn values_from_the_environment_never_change_on_refresh() {
+        assert!(!keys().await.refresh_after_rejection().await);
+    }
+}
