@@ -13,6 +13,7 @@ pub mod fixture;
 pub mod job_scenarios;
 pub mod jobs;
 pub mod jwt;
+pub mod key_vault;
 pub mod manifest;
 pub mod oidc_provider;
 pub mod outcome;
