@@ -686,3 +686,144 @@ fn wait_for_health(
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn a_p384_key_asked_for_a_sha256_seal_says_to_use_sha384() {
+    let vault = Vault::start();
+
+    let refused = vault.seal("x.pdf", &pairs(&key_and_certificate("p384")), &[]);
+
+    assert_ne!(refused.code(), Some(0), "{}", describe(&refused));
+    let stderr = refused.stderr_text();
+    assert!(stderr.contains("sha384"), "{stderr}");
+    assert!(!vault.path("x.pdf").exists());
+    let signs = vault
+        .stand_in
+        .requests()
+        .iter()
+        .filter(|r| r.target.contains("/sign"))
+        .count();
+    assert_eq!(signs, 0, "nothing is sent that Key Vault would refuse");
+}
+
+/// The stand-in itself refuses what Key Vault refuses, so that the tests above prove something
+/// about the client: no `api-version`, no token, a wrong token, an unknown key, an algorithm
+/// the key cannot sign with, and a digest of the wrong length.
+#[test]
+fn the_stand_in_refuses_what_key_vault_refuses() {
+    let vault = Vault::start();
+    let root = reqwest::Certificate::from_pem(&fs::read(vault.path("root.pem")).unwrap()).unwrap();
+    let host = format!("{VAULT}.vault.azure.net");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([root])
+        .resolve(&host, vault.stand_in.address)
+        .build()
+        .unwrap();
+    let base = format!("https://{host}");
+    let sign = format!(
+        "{base}/keys/p256/{}/sign?api-version=7.5",
+        support::key_vault::KEY_VERSION
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let call = |method: reqwest::Method,
+                url: &str,
+                token: Option<&str>,
+                body: Option<serde_json::Value>| {
+        runtime.block_on(async {
+            let mut request = client.request(method, url);
+            if let Some(token) = token {
+                request = request.header("authorization", token);
+            }
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, challenge, body)
+        })
+    };
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    let digest = |len: usize| {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            vec![7u8; len],
+        )
+    };
+
+    let no_version = call(
+        get.clone(),
+        &format!("{base}/keys/p256"),
+        Some(&bearer),
+        None,
+    );
+    let no_token = call(
+        get.clone(),
+        &format!("{base}/keys/p256?api-version=7.5"),
+        None,
+        None,
+    );
+    let wrong_token = call(
+        get.clone(),
+        &format!("{base}/keys/p256?api-version=7.5"),
+        Some("Bearer x"),
+        None,
+    );
+    let unknown = call(
+        get.clone(),
+        &format!("{base}/keys/nope?api-version=7.5"),
+        Some(&bearer),
+        None,
+    );
+    let wrong_alg = call(
+        post.clone(),
+        &sign,
+        Some(&bearer),
+        Some(serde_json::json!({"alg": "RS256", "value": digest(32)})),
+    );
+    let wrong_len = call(
+        post.clone(),
+        &sign,
+        Some(&bearer),
+        Some(serde_json::json!({"alg": "ES256", "value": digest(48)})),
+    );
+    let right = call(
+        post,
+        &sign,
+        Some(&bearer),
+        Some(serde_json::json!({"alg": "ES256", "value": digest(32)})),
+    );
+
+    assert_eq!(no_version.0, 400);
+    assert_eq!((no_token.0, wrong_token.0), (401, 401));
+    let challenge = no_token.1.unwrap();
+    assert!(
+        challenge.starts_with("Bearer authorization=")
+            && challenge.contains("resource=\"https://vault.azure.net\""),
+        "{challenge}"
+    );
+    assert_eq!(
+        (unknown.0, unknown.2["error"]["code"].as_str()),
+        (404, Some("KeyNotFound"))
+    );
+    assert_eq!(wrong_alg.0, 400, "{}", wrong_alg.2);
+    assert_eq!(wrong_len.0, 400, "{}", wrong_len.2);
+    assert!(
+        wrong_len.2["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("length")
+    );
+    assert_eq!(right.0, 200, "{}", right.2);
+    assert_eq!(
+        right.2["value"].as_str().unwrap().len(),
+        86,
+        "raw r||s of P-256 in base64url"
+    );
+}

@@ -47,6 +47,13 @@ enum Curve {
 }
 
 impl Curve {
+    fn name(self) -> &'static str {
+        match self {
+            Self::P256 => "P-256",
+            Self::P384 => "P-384",
+        }
+    }
+
     /// The length of a coordinate, and of each half of a raw signature.
     fn size(self) -> usize {
         match self {
@@ -159,7 +166,7 @@ impl KeyVaultSigner {
             (KeyShape::Rsa { modulus, .. }, RsaPadding::Pss) => {
                 format!("RSA {} PSS", modulus.len() * 8)
             }
-            (KeyShape::Ec { curve, .. }, _) => format!("EC {curve:?}"),
+            (KeyShape::Ec { curve, .. }, _) => format!("EC {}", curve.name()),
         }
     }
 
@@ -181,8 +188,9 @@ impl KeyVaultSigner {
             },
             (KeyShape::Ec { curve, .. }, _, digest) => {
                 return Err(SignerError::Unsupported(format!(
-                    "the Key Vault key is on {curve:?}, which Key Vault signs only over {} \
+                    "the Key Vault key is on {}, which Key Vault signs only over {} \
                      hashes, not {digest}: seal with the digest {}",
+                    curve.name(),
                     curve.digest(),
                     curve.digest()
                 )));
@@ -303,7 +311,7 @@ fn check_key(jwk: &JsonWebKey) -> Result<(String, KeyShape), String> {
             let coordinate = |c: &Option<Vec<u8>>| {
                 c.clone()
                     .filter(|c| c.len() == curve.size())
-                    .ok_or_else(|| format!("the {curve:?} key's point is malformed"))
+                    .ok_or_else(|| format!("the {} key's point is malformed", curve.name()))
             };
             KeyShape::Ec {
                 curve,
@@ -439,8 +447,9 @@ fn strip_zeros(bytes: &[u8]) -> Vec<u8> {
 fn ecdsa_der(curve: Curve, raw: &[u8]) -> Result<Vec<u8>, SignerError> {
     let malformed = || {
         SignerError::Failed(format!(
-            "Key Vault returned a {}-byte ECDSA signature; {curve:?} signatures are {} bytes",
+            "Key Vault returned a {}-byte ECDSA signature; {} signatures are {} bytes",
             raw.len(),
+            curve.name(),
             2 * curve.size()
         ))
     };
