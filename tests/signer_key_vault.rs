@@ -19,6 +19,7 @@ use support::key_vault_fixture::{
     SCOPE, TOKEN, VAULT, Vault, describe, key_and_certificate, pairs, sample,
 };
 use support::process;
+use support::server::Server;
 use support::validators::Validators;
 
 /// Seals with `key` and checks the result with validate-pdf, trusting the test root, and the
@@ -409,4 +410,35 @@ fn the_stand_in_refuses_what_key_vault_refuses() {
         86,
         "raw r||s of P-256 in base64url"
     );
+}
+
+#[test]
+fn the_service_seals_with_the_vault_key_and_sends_it_only_the_hash() {
+    let vault = Vault::start();
+    let owned = key_and_certificate("rsa");
+    let mut command = vault.command(&pairs(&owned));
+    command
+        .env("PDF_SEAL_DATA_DIR", vault.path("data"))
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let server = Server::start(command, &vault.path("serve.log"));
+    vault.stand_in.clear_requests();
+    let document = fs::read(sample()).unwrap();
+
+    let answer = server
+        .post_seal(document.clone(), Duration::from_secs(60))
+        .unwrap();
+
+    assert_eq!(answer.status, 200, "{}", server.log_tail());
+    let sealed = vault.path("served.pdf");
+    fs::write(&sealed, &answer.body).unwrap();
+    let verdict = Validators::find().validate(&sealed, &sample(), &[&vault.path("root.pem")]);
+    assert!(verdict.passed, "{}", verdict.report);
+    let requests = vault.stand_in.requests();
+    assert_eq!(
+        requests.len(),
+        1,
+        "one sign request per seal, on the warm connection"
+    );
+    let raw: Vec<Vec<u8>> = requests.iter().map(|r| r.raw.clone()).collect();
+    assert_only_digests("Key Vault", &raw, &document);
 }
