@@ -87,6 +87,7 @@ fn the_chain_comes_from_a_pem_file_with_or_without_the_certificate() {
     fs::write(&issuers, &root).unwrap();
 
     let pinned = format!("rsa/{KEY_VERSION}");
+    let pinned_certificate = format!("p256-cert/{KEY_VERSION}");
     let from_file = vault.seal(
         "from-file.pdf",
         &[
@@ -99,7 +100,10 @@ fn the_chain_comes_from_a_pem_file_with_or_without_the_certificate() {
         "with-issuers.pdf",
         &[
             ("PDF_SEAL_KEY_VAULT_KEY", "p256"),
-            ("PDF_SEAL_KEY_VAULT_CERTIFICATE", "p256-cert"),
+            (
+                "PDF_SEAL_KEY_VAULT_CERTIFICATE",
+                pinned_certificate.as_str(),
+            ),
             ("PDF_SEAL_KEY_VAULT_CHAIN", issuers.to_str().unwrap()),
         ],
         &[],
@@ -172,6 +176,19 @@ fn start_up_refuses_a_wrong_key_or_vault_naming_the_setting() {
         &[],
     );
     let no_certificate = vault.seal("x.pdf", &pairs(&key_and_certificate("rsa"))[..1], &[]);
+    let rsa_key = fs::read(vault.path("rsa.key")).unwrap();
+    let rsa_cert = fs::read(vault.path("rsa.pem")).unwrap();
+    vault
+        .stand_in
+        .add_key("encrypt-only", &rsa_key, &rsa_cert, &["encrypt", "decrypt"]);
+    let may_not_sign = vault.seal(
+        "x.pdf",
+        &pairs(&[
+            ("PDF_SEAL_KEY_VAULT_KEY", "encrypt-only".into()),
+            ("PDF_SEAL_KEY_VAULT_CERTIFICATE", "rsa-cert".into()),
+        ]),
+        &[],
+    );
 
     for (finished, variable, words) in [
         (&unknown, "PDF_SEAL_KEY_VAULT_KEY", "KeyNotFound"),
@@ -181,6 +198,7 @@ fn start_up_refuses_a_wrong_key_or_vault_naming_the_setting() {
             "public key differs",
         ),
         (&no_certificate, "PDF_SEAL_KEY_VAULT_CERTIFICATE", "missing"),
+        (&may_not_sign, "PDF_SEAL_KEY_VAULT_KEY", "may not sign"),
     ] {
         let stderr = finished.stderr_text();
         assert_eq!(finished.code(), Some(2), "{}", describe(finished));

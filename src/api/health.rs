@@ -25,7 +25,9 @@ struct Health {
 /// with the last good value. The status code stays `200`, since the service still seals.
 pub async fn health(state: Option<web::Data<AppState>>) -> HttpResponse {
     // The state is optional: health answers even in an app that has none.
-    let secrets = state.map(|state| state.secrets.health()).unwrap_or_default();
+    let secrets = state
+        .map(|state| state.secrets.health())
+        .unwrap_or_default();
     let degraded = secrets.iter().any(|secret| secret.status != "ok");
     HttpResponse::Ok().json(Health {
         status: if degraded { "degraded" } else { "ok" },

@@ -437,6 +437,7 @@ async fn answer(state: &Arc<Mutex<State>>, request: &Request) -> Answer {
         ("GET", ["certificates", name] | ["certificates", name, ""]) => {
             get_certificate(state, name)
         }
+        ("GET", ["certificates", name, KEY_VERSION]) => get_certificate(state, name),
         ("GET", ["secrets", name] | ["secrets", name, ""]) => get_secret(state, name, None),
         ("GET", ["secrets", name, version]) => get_secret(state, name, Some(version)),
         _ => error(404, "NotFound", "The requested resource does not exist."),
