@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod jobs;

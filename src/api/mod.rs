@@ -23,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::auth::Auth;
 use crate::config::SealLimits;
 use crate::jobs::Jobs;
+use crate::secrets::Secrets;
 use panic_guard::guarded;
 use problem::ApiError;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub jobs: Option<Jobs>,
     /// Who may call.
     pub auth: Auth,
+    /// The Key Vault secrets the signer reads, whose state health reports.
+    pub secrets: Secrets,
     /// A permit for each seal that may run at once.
     seals: Arc<Semaphore>,
 }
@@ -50,6 +53,7 @@ impl AppState {
             limits,
             jobs: None,
             auth: Auth::disabled(),
+            secrets: Secrets::environment_only(),
             seals,
         }
     }
@@ -60,6 +64,11 @@ impl AppState {
             jobs: Some(jobs),
             ..self
         }
+    }
+
+    /// The same state with the signer's `secrets`, for health.
+    pub fn with_secrets(self, secrets: Secrets) -> Self {
+        Self { secrets, ..self }
     }
 
     /// The same state with callers checked by `auth`.

@@ -59,6 +59,7 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
     let env = Environment::from_process();
     let log = LogSettings::resolve(&env, std::io::stderr().is_terminal())?;
     let signer_settings = SignerSettings::resolve(&args.signer, &env)?;
+    let secrets = Secrets::from_settings(&env)?;
     telemetry::init(&log);
     let partial = PartialOutput::default();
     remove_partial_output_on_signals(partial.clone())?;
@@ -73,10 +74,7 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let loaded = runtime.block_on(signing::load(
-        &signer_settings,
-        &Secrets::environment_only(),
-    ))?;
+    let loaded = runtime.block_on(signing::load(&signer_settings, &secrets))?;
     if let Some(files) = &loaded.development {
         signing::warn_development(files);
     }

@@ -43,6 +43,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let log = LogSettings::resolve(&env, std::io::stderr().is_terminal())?;
     let signer_settings = SignerSettings::resolve(&args.signer, &env)?;
     let storage_settings = StorageSettings::resolve(&env)?;
+    let secrets = Secrets::from_settings(&env)?;
 
     telemetry::init(&log);
     telemetry::install_panic_hook();
@@ -55,8 +56,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .context("starting the jobs runtime")?;
-    let secrets = Secrets::environment_only();
     let loaded = jobs_runtime.block_on(signing::load(&signer_settings, &secrets))?;
+    secrets.spawn_refresher(jobs_runtime.handle());
     if let Some(files) = &loaded.development {
         signing::warn_development(files);
     }
@@ -98,7 +99,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     }
     let state = AppState::new(loaded.signer, http.limits.clone())
         .with_jobs(jobs)
-        .with_auth(auth.clone());
+        .with_auth(auth.clone())
+        .with_secrets(secrets);
 
     let served = actix_web::rt::System::new().block_on(async move {
         let server = server::listen(listener, state).context("starting the HTTP server")?;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod entra;
 pub mod http;
 pub mod jobs;
+pub mod key_vault;
 pub mod keys_file;
 pub mod limits;
 pub mod log;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use pdf_seal_core::signer::local::RsaPadding;
 
 use super::http::FUNCTIONS_PORT_VARIABLE;
-use super::{ConfigError, Environment, Secret};
+use super::{ConfigError, Environment, Secret, SecretSetting};
 
 const KEY: &str = "--signing-key / PDF_SEAL_SIGNING_KEY";
 const CERTS: &str = "--signing-certs / PDF_SEAL_SIGNING_CERTS";
@@ -62,14 +62,16 @@ pub enum SigningKeySource {
     Pem {
         key: PathBuf,
         certificates: PathBuf,
-        /// `PDF_SEAL_SIGNING_KEY_PASSWORD`, for an encrypted PKCS#8 key.
-        password: Option<Secret>,
+        /// `PDF_SEAL_SIGNING_KEY_PASSWORD`, for an encrypted PKCS#8 key: the value, or a
+        /// `keyvault:` reference read once at start.
+        password: Option<SecretSetting>,
     },
     /// A PKCS#12 file.
     Pkcs12 {
         path: PathBuf,
-        /// `PDF_SEAL_PKCS12_PASSWORD`; empty when unset.
-        password: Secret,
+        /// `PDF_SEAL_PKCS12_PASSWORD` (a value or a `keyvault:` reference, read once at
+        /// start); empty when unset.
+        password: SecretSetting,
     },
     /// No key is configured: development credentials kept in `state_dir/dev-cert/`.
     Development { state_dir: PathBuf },
@@ -194,8 +196,8 @@ fn local_key(args: &SignerArgs, env: &Environment) -> Result<SigningKeySource, C
         let key = non_empty(&args.signing_key);
         let certificates = non_empty(&args.signing_certs);
         let pkcs12 = non_empty(&args.pkcs12);
-        let key_password = env.get_non_empty(KEY_PASSWORD)?.map(Secret::new);
-        let pkcs12_password = env.get(PKCS12_PASSWORD)?.map(Secret::new);
+        let key_password = SecretSetting::read(env, KEY_PASSWORD)?;
+        let pkcs12_password = SecretSetting::read(env, PKCS12_PASSWORD)?;
 
         let key = match (key, certificates, pkcs12) {
             (Some(_), _, Some(_)) => return Err(conflict(PKCS12, "a PEM key")),
@@ -214,7 +216,8 @@ fn local_key(args: &SignerArgs, env: &Environment) -> Result<SigningKeySource, C
                 refuse_stray_password(&key_password, KEY_PASSWORD, "no PEM key")?;
                 SigningKeySource::Pkcs12 {
                     path,
-                    password: pkcs12_password.unwrap_or_else(|| Secret::new("")),
+                    password: pkcs12_password
+                        .unwrap_or_else(|| SecretSetting::Value(Secret::new(""))),
                 }
             }
             (None, None, None) => {
@@ -285,7 +288,7 @@ fn required(variable: &str, with: &str) -> ConfigError {
 /// A password without its key usually means the key's variable is misspelt; going on would
 /// silently seal with the development certificate.
 fn refuse_stray_password(
-    password: &Option<Secret>,
+    password: &Option<SecretSetting>,
     variable: &str,
     situation: &str,
 ) -> Result<(), ConfigError> {
@@ -344,7 +347,7 @@ mod tests {
             panic!("expected a PEM key");
         };
         assert_eq!(key, Path::new("key.pem"));
-        assert_eq!(password.unwrap().expose(), "pw");
+        assert_eq!(password, Some(SecretSetting::Value(Secret::new("pw"))));
     }
 
     #[test]
@@ -360,7 +363,7 @@ mod tests {
         else {
             panic!("expected PKCS#12");
         };
-        assert_eq!(password.expose(), "");
+        assert_eq!(password, SecretSetting::Value(Secret::new("")));
     }
 
     #[test]

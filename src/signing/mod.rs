@@ -102,7 +102,7 @@ pub async fn load(
 /// The local key, or the development credentials.
 async fn load_local(
     key: &SigningKeySource,
-    _secrets: &Secrets,
+    secrets: &Secrets,
 ) -> Result<(LocalSigner, Option<DevCredentialFiles>), SignerSetupError> {
     let (local, development) = match key {
         SigningKeySource::Pem {
@@ -112,6 +112,15 @@ async fn load_local(
         } => {
             let key_pem = read(key, "PDF_SEAL_SIGNING_KEY")?;
             let chain_pem = read(certificates, "PDF_SEAL_SIGNING_CERTS")?;
+            let password = match password {
+                Some(setting) => Some(
+                    secrets
+                        .cell(setting, "PDF_SEAL_SIGNING_KEY_PASSWORD")
+                        .await?
+                        .current(),
+                ),
+                None => None,
+            };
             let password = password.as_ref().map(|secret| secret.expose());
             let signer = LocalSigner::from_pem(&key_pem, &chain_pem, password)
                 .map_err(key_error("PDF_SEAL_SIGNING_KEY"))?;
@@ -119,6 +128,10 @@ async fn load_local(
         }
         SigningKeySource::Pkcs12 { path, password } => {
             let der = read(path, "PDF_SEAL_PKCS12")?;
+            let password = secrets
+                .cell(password, "PDF_SEAL_PKCS12_PASSWORD")
+                .await?
+                .current();
             let signer = LocalSigner::from_pkcs12(&der, password.expose())
                 .map_err(key_error("PDF_SEAL_PKCS12"))?;
             (signer, None)

@@ -18,10 +18,6 @@ use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Url};
-use azure_identity::{
-    AzureCliCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId, WorkloadIdentityCredential,
-};
 use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
 use azure_storage_queue::{QueueClient, QueueClientOptions};
 
@@ -31,6 +27,7 @@ pub use output::OutputTuning;
 pub use queue::AzureQueue;
 
 use super::{Storage, StorageError, StorageResult};
+use crate::config::key_vault::TokenIdentity;
 use crate::config::{AzureCredential, AzureStorageSettings};
 
 /// What [`open_with`] lets a caller change beyond the settings; [`open`] takes the defaults.
@@ -111,22 +108,15 @@ pub async fn open_with(
 fn token_credential(
     credential: &AzureCredential,
 ) -> StorageResult<Option<Arc<dyn TokenCredential>>> {
-    let made: azure_core::Result<Arc<dyn TokenCredential>> = match credential {
+    let identity = match credential {
         AzureCredential::Sas(_) => return Ok(None),
-        AzureCredential::ManagedIdentity { client_id } => {
-            let options = ManagedIdentityCredentialOptions {
-                user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                ..Default::default()
-            };
-            ManagedIdentityCredential::new(Some(options)).map(|c| c as Arc<dyn TokenCredential>)
-        }
-        AzureCredential::WorkloadIdentity => {
-            WorkloadIdentityCredential::new(None).map(|c| c as Arc<dyn TokenCredential>)
-        }
-        AzureCredential::AzureCli => {
-            AzureCliCredential::new(None).map(|c| c as Arc<dyn TokenCredential>)
-        }
+        AzureCredential::ManagedIdentity { client_id } => TokenIdentity::ManagedIdentity {
+            client_id: client_id.clone(),
+        },
+        AzureCredential::WorkloadIdentity => TokenIdentity::WorkloadIdentity,
+        AzureCredential::AzureCli => TokenIdentity::AzureCli,
     };
+    let made = crate::azure::token_credential(&identity);
     made.map(Some).map_err(|e| StorageError::AccessDenied {
         what: "the storage account".to_owned(),
         reason: format!(

@@ -13,6 +13,8 @@ pub mod fixture;
 pub mod job_scenarios;
 pub mod jobs;
 pub mod jwt;
+pub mod key_vault;
+pub mod key_vault_fixture;
 pub mod manifest;
 pub mod oidc_provider;
 pub mod outcome;

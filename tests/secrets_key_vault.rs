@@ -1,0 +1,200 @@
+//! Secrets in Key Vault end to end: `keyvault:` settings read by the real `pdf-seal` binary
+//! through the official SDK from the loopback stand-in (tests/support/key_vault.rs), a
+//! rotation picked up without a restart, and an outage that health reports while seals go on.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::key_vault::Mode;
+use support::key_vault_fixture::{TOKEN, Vault, describe, openssl, sample};
+use support::process;
+use support::server::Server;
+use support::validators::Validators;
+
+/// The PKCS#12 password of the secrets tests.
+const P12_PASSWORD: &str = "p12-pass-5e1d";
+
+/// `rsa`'s key and certificate with the root, in a PKCS#12 file protected by
+/// [`P12_PASSWORD`].
+fn make_pkcs12(vault: &Vault) -> PathBuf {
+    let password = format!("pass:{P12_PASSWORD}");
+    openssl(
+        vault.dir.path(),
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "rsa.key",
+            "-in",
+            "rsa.pem",
+            "-certfile",
+            "root.pem",
+            "-out",
+            "seal.p12",
+            "-passout",
+            &password,
+        ],
+    );
+    vault.path("seal.p12")
+}
+
+/// The local PKCS#12 signer with its password in the vault.
+fn local_with_vault_password(vault: &Vault, pkcs12: &Path, secret: &str) -> Command {
+    let reference = format!("keyvault:{secret}");
+    let mut command = vault.command(&[]);
+    command
+        .env_remove("PDF_SEAL_SIGNER")
+        .env("PDF_SEAL_PKCS12", pkcs12)
+        .env("PDF_SEAL_PKCS12_PASSWORD", reference)
+        .env("PDF_SEAL_DATA_DIR", vault.path("data"));
+    command
+}
+
+#[test]
+fn a_pkcs12_password_is_read_from_the_vault_and_an_unknown_one_is_refused() {
+    let vault = Vault::start();
+    let validators = Validators::find();
+    let pkcs12 = make_pkcs12(&vault);
+    vault
+        .stand_in
+        .set_secret("p12-password", P12_PASSWORD, None);
+
+    let mut good = local_with_vault_password(&vault, &pkcs12, "p12-password");
+    good.arg("seal")
+        .arg(sample())
+        .arg("-o")
+        .arg(vault.path("p12.pdf"));
+    let sealed = process::run(&mut good, Duration::from_secs(120));
+    let mut missing = local_with_vault_password(&vault, &pkcs12, "no-such-secret");
+    missing
+        .arg("seal")
+        .arg(sample())
+        .arg("-o")
+        .arg(vault.path("x.pdf"));
+    let refused = process::run(&mut missing, Duration::from_secs(120));
+
+    assert_eq!(sealed.code(), Some(0), "{}", describe(&sealed));
+    let verdict = validators.validate(
+        &vault.path("p12.pdf"),
+        &sample(),
+        &[&vault.path("root.pem")],
+    );
+    assert!(verdict.passed, "{}", verdict.report);
+    assert_eq!(refused.code(), Some(2), "{}", describe(&refused));
+    let stderr = refused.stderr_text();
+    assert!(
+        stderr.contains("PDF_SEAL_PKCS12_PASSWORD") && stderr.contains("SecretNotFound"),
+        "{stderr}"
+    );
+    let reads: Vec<_> = vault
+        .stand_in
+        .requests()
+        .into_iter()
+        .filter(|r| r.authorized && r.target.starts_with("/secrets/"))
+        .map(|r| r.target.split('?').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        reads,
+        ["/secrets/p12-password/", "/secrets/no-such-secret/"]
+    );
+}
+
+#[test]
+fn serve_follows_rotation_and_outage_of_a_vault_secret_in_health() {
+    let vault = Vault::start();
+    let pkcs12 = make_pkcs12(&vault);
+    let in_ten_days = time::OffsetDateTime::now_utc().unix_timestamp() + 10 * 24 * 3600;
+    vault
+        .stand_in
+        .set_secret("p12-password", P12_PASSWORD, Some(in_ten_days));
+    let mut command = local_with_vault_password(&vault, &pkcs12, "p12-password");
+    command
+        .env("PDF_SEAL_SECRETS_REFRESH_SECS", "1")
+        .env("PDF_SEAL_KEY_VAULT_TIMEOUT_SECS", "2")
+        .env("PDF_SEAL_LOG_FORMAT", "json")
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let server = Server::start(command, &vault.path("serve.log"));
+
+    let first = health(&server);
+    assert_eq!(first["status"], "ok", "{first}");
+    let secret = &first["secrets"][0];
+    assert_eq!(secret["setting"], "PDF_SEAL_PKCS12_PASSWORD", "{first}");
+    assert_eq!(secret["version"], format!("{:032x}", 1), "{first}");
+    assert_eq!(secret["expiry"], "expires-soon", "{first}");
+
+    // A rotation: the next scheduled read finds the new version, without a restart.
+    vault
+        .stand_in
+        .set_secret("p12-password", P12_PASSWORD, Some(in_ten_days));
+    let rotated = wait_for_health(&server, |h| {
+        h["secrets"][0]["version"] == format!("{:032x}", 2)
+    });
+    assert_eq!(rotated["status"], "ok", "{rotated}");
+
+    // An outage: health turns degraded, and seals go on with the last good value.
+    vault.stand_in.set_mode(Mode::Unavailable);
+    let degraded = wait_for_health(&server, |h| h["status"] == "degraded");
+    let secret = &degraded["secrets"][0];
+    assert!(secret["failing_since"].is_string(), "{degraded}");
+    assert!(
+        secret["error"].as_str().unwrap().contains("503"),
+        "{degraded}"
+    );
+    let answer = server
+        .post_seal(fs::read(sample()).unwrap(), Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.starts_with(b"%PDF"));
+
+    // Recovery clears it.
+    vault.stand_in.set_mode(Mode::Normal);
+    let recovered = wait_for_health(&server, |h| h["status"] == "ok");
+    assert!(
+        recovered["secrets"][0].get("failing_since").is_none(),
+        "{recovered}"
+    );
+
+    let log = server.log_text();
+    assert!(!log.contains(P12_PASSWORD), "the log holds the password");
+    assert!(!log.contains(TOKEN), "the log holds the token");
+    let events = server.log_events();
+    let said = |words: &str| {
+        events.iter().any(|e| {
+            e.to_string().contains(words) && e.to_string().contains("PDF_SEAL_PKCS12_PASSWORD")
+        })
+    };
+    assert!(said("expires within 30 days"), "{log}");
+    assert!(said("keeping the last good value"), "{log}");
+    assert!(said("the failure is over"), "{log}");
+}
+
+fn health(server: &Server) -> serde_json::Value {
+    let reply = server
+        .send(reqwest::Method::GET, "/api/health", &[], Vec::new())
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    reply.json()
+}
+
+/// Health once `done` holds, polled for at most 20 s.
+fn wait_for_health(
+    server: &Server,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let now = health(server);
+        if done(&now) {
+            return now;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "health stayed {now}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
