@@ -54,6 +54,7 @@ pub enum ProblemType {
     IdentityProviderUnavailable,
     SignerUnavailable,
     SignerRefused,
+    TimestampUnavailable,
     Internal,
 }
 
@@ -92,12 +93,13 @@ impl ProblemType {
             Self::IdentityProviderUnavailable => "/problems/identity-provider-unavailable",
             Self::SignerUnavailable => "/problems/signer-unavailable",
             Self::SignerRefused => "/problems/signer-refused",
+            Self::TimestampUnavailable => "/problems/timestamp-unavailable",
             Self::Internal => "/problems/internal-error",
         }
     }
 
     /// Every problem type, for lookups by slug.
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 33] = [
         Self::NotPdf,
         Self::InvalidBase64,
         Self::InvalidRequest,
@@ -129,6 +131,7 @@ impl ProblemType {
         Self::IdentityProviderUnavailable,
         Self::SignerUnavailable,
         Self::SignerRefused,
+        Self::TimestampUnavailable,
         Self::Internal,
     ];
 
@@ -167,9 +170,9 @@ impl ProblemType {
             Self::StorageAccessDenied | Self::AccessDenied | Self::AddressNotAllowed => {
                 StatusCode::FORBIDDEN
             }
-            Self::IdentityProviderUnavailable | Self::SignerUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::IdentityProviderUnavailable
+            | Self::SignerUnavailable
+            | Self::TimestampUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::SignerRefused => StatusCode::BAD_GATEWAY,
             Self::StorageFailed => StatusCode::BAD_GATEWAY,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -215,6 +218,7 @@ impl ProblemType {
             Self::IdentityProviderUnavailable => "Identity provider unavailable",
             Self::SignerUnavailable => "Signing service unavailable",
             Self::SignerRefused => "Signing service refused the request",
+            Self::TimestampUnavailable => "Time-stamp authority unavailable",
             Self::Internal => "Internal error",
         }
     }
@@ -328,6 +332,7 @@ impl ProblemType {
             ErrorKind::Signer
             | ErrorKind::SignerUnavailable
             | ErrorKind::SignerRefused
+            | ErrorKind::Timestamp
             | ErrorKind::Io => None,
         }
     }
@@ -353,6 +358,15 @@ impl From<SealError> for ApiError {
                 let detail = "the signing service refused pdf-seal's request: its credentials or \
                               configuration need an operator's attention";
                 Self::with_cause(ProblemType::SignerRefused, detail, error)
+            }
+            // The authorities' answers name their hosts: the log has them.
+            ErrorKind::Timestamp => {
+                let detail = format!(
+                    "no time-stamp authority gave a usable time-stamp, so the seal could not be \
+                     made at PAdES B-T; retry in {SIGNER_RETRY_AFTER_SECS} seconds"
+                );
+                Self::with_cause(ProblemType::TimestampUnavailable, detail, error)
+                    .with_header(RETRY_AFTER, SIGNER_RETRY_AFTER_SECS)
             }
             kind => match ProblemType::of_seal_error(kind) {
                 Some(problem) => Self::new(problem, error.to_string()),
@@ -536,6 +550,25 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_GATEWAY);
         assert_eq!(body["type"], "/problems/signer-refused");
         assert!(!body["detail"].as_str().unwrap().contains("5f0c"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn failed_time_stamping_is_a_503_of_its_own_that_hides_the_authorities() {
+        let cause = SignerError::Timestamp("http://tsa.test/ timed out after 10 s".into());
+        let error = ApiError::from(SealError::from(cause));
+        let retry_after = error.error_response().headers().get(RETRY_AFTER).cloned();
+        assert!(format!("{:#}", error.cause().unwrap()).contains("tsa.test"));
+
+        let (status, _, body) = body_of(error).await;
+
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["type"], "/problems/timestamp-unavailable");
+        assert_eq!(body["title"], "Time-stamp authority unavailable");
+        assert!(
+            !body["detail"].as_str().unwrap().contains("tsa.test"),
+            "{body}"
+        );
+        assert_eq!(retry_after.unwrap(), SIGNER_RETRY_AFTER_SECS);
     }
 
     #[actix_web::test]

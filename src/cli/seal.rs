@@ -123,6 +123,7 @@ fn refusal_or_failure(error: SealError) -> CliError {
         ErrorKind::Signer
         | ErrorKind::SignerUnavailable
         | ErrorKind::SignerRefused
+        | ErrorKind::Timestamp
         | ErrorKind::Io => CliError::Failed(error.into()),
         ErrorKind::NotPdf
         | ErrorKind::Unreadable
