@@ -149,6 +149,15 @@ impl SignerSettings {
             }
         };
         let timestamps = timestamps::TimestampSettings::resolve(env)?;
+        if timestamps.is_some() && matches!(backend, SignerBackend::TrustedSignatures(_)) {
+            return Err(ConfigError::new(
+                timestamps::URLS,
+                format!(
+                    "set, but {SIGNER} is trusted-signatures, which returns the whole CMS: its \
+                     time-stamps are the service's own tsaTimestamp option"
+                ),
+            ));
+        }
         Ok(Self {
             backend,
             rsa_padding,
