@@ -55,10 +55,20 @@ pub fn cades(
     }
 }
 
-/// One authority: its URL and the client that asks it.
+/// One authority: its URL, how logs and errors name it, and the client that asks it.
 struct Authority {
     url: Url,
+    name: String,
     client: reqwest::Client,
+}
+
+/// The URL as logs and errors show it: without its query, which may hold an access key.
+fn display_name(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.query().is_some() {
+        shown.set_query(Some("..."));
+    }
+    shown.to_string()
 }
 
 /// Asks the configured authorities in turn for a time-stamp token.
@@ -83,12 +93,14 @@ impl HttpTimeStamper {
                 if crate::config::entra::is_loopback_url(url) {
                     builder = builder.no_proxy();
                 }
+                let name = display_name(url);
                 let client = builder.build().map_err(|e| SignerSetupError::Remote {
                     variable: URLS.into(),
-                    reason: format!("no HTTP client for {url}: {e}"),
+                    reason: format!("no HTTP client for {name}: {e}"),
                 })?;
                 Ok(Authority {
                     url: url.clone(),
+                    name,
                     client,
                 })
             })
@@ -195,7 +207,7 @@ impl TimeStamper for HttpTimeStamper {
             match self.ask(authority, &query).await {
                 Ok(answer) => {
                     tracing::info!(
-                        tsa.url = %authority.url,
+                        tsa.url = %authority.name,
                         tsa.gen_time = %answer.gen_time,
                         tsa.token_len = answer.token.len(),
                         tsa.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -206,11 +218,11 @@ impl TimeStamper for HttpTimeStamper {
                 }
                 Err(reason) => {
                     tracing::warn!(
-                        tsa.url = %authority.url,
+                        tsa.url = %authority.name,
                         tsa.error = %reason,
                         "time-stamp authority failed"
                     );
-                    failures.push(format!("{} {reason}", authority.url));
+                    failures.push(format!("{} {reason}", authority.name));
                 }
             }
         }
@@ -238,4 +250,17 @@ fn without_url(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_that_may_hold_a_key_is_not_shown() {
+        let url = Url::parse("https://tsa.test/stamp?apikey=s3cret").unwrap();
+        assert_eq!(display_name(&url), "https://tsa.test/stamp?...");
+        let plain = Url::parse("http://127.0.0.1:8080/tsa").unwrap();
+        assert_eq!(display_name(&plain), "http://127.0.0.1:8080/tsa");
+    }
 }

@@ -104,12 +104,16 @@ fn parse_urls(list: &str) -> Result<Vec<Url>, ConfigError> {
     Ok(urls)
 }
 
-/// The entry as an error message may show it: without the user information it may hold.
+/// The entry as an error message may show it: without the user information or the query it
+/// may hold (a password, an access key).
 fn shown(item: &str) -> String {
     match Url::parse(item) {
-        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+        Ok(mut url) => {
             let _ = url.set_username("");
             let _ = url.set_password(None);
+            if url.query().is_some() {
+                url.set_query(Some("..."));
+            }
             url.to_string()
         }
         _ => item.to_owned(),
@@ -185,6 +189,7 @@ mod tests {
             ("http://tsa.test/,,http://other.test/", "entry 2"),
             ("http://tsa.test/#x", "fragment"),
             ("http://tsa.test/,http://tsa.test/", "listed twice"),
+            ("http://tsa.test/?key=pw#frag", "fragment"),
             ("file:///etc/passwd", "neither http nor https"),
         ];
         for (value, expected) in cases {
