@@ -39,6 +39,7 @@ with open(path, "rb") as f:
     ts = status.timestamp_validity
     print(json.dumps({
         "intact": status.intact, "valid": status.valid, "trusted": status.trusted,
+        "signer": status.signing_cert.subject.human_friendly,
         "timestamp": None if ts is None else {
             "intact": ts.intact, "valid": ts.valid, "trusted": ts.trusted,
             "time": ts.timestamp.isoformat(),
@@ -54,8 +55,14 @@ fn input(fixture: &Fixture) -> std::path::PathBuf {
 }
 
 /// Checks that `sealed` is a PAdES B-T seal whose time-stamp pyHanko accepts, issued by the
-/// test TSA within a few minutes of now, and that validate-pdf passes it.
-fn assert_b_t(fixture: &Fixture, pki: &TestPki, original: &Path, sealed: &Path) {
+/// test TSA within a few minutes of now, and that validate-pdf passes it; returns what pyHanko
+/// said.
+fn assert_b_t(
+    fixture: &Fixture,
+    pki: &TestPki,
+    original: &Path,
+    sealed: &Path,
+) -> serde_json::Value {
     let validators = Validators::find();
     let facts = validators.newest_signature_facts(sealed);
     assert_eq!(facts["level"], "B-T", "{facts}");
@@ -114,6 +121,7 @@ fn assert_b_t(fixture: &Fixture, pki: &TestPki, original: &Path, sealed: &Path) 
         summary.contains(":INTACT:TRUSTED,") && summary.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
         "adesverify: {summary}"
     );
+    judged
 }
 
 /// The size of a sealed file, for the figures.
@@ -171,6 +179,42 @@ fn a_seal_with_a_time_stamp_authority_is_pades_b_t() {
     assert_b_t(&fixture, &pki, &original, &sealed);
 }
 
+#[test]
+fn a_seal_by_the_test_pkis_rsa_signer_is_b_t_too() {
+    let pki = TestPki::generate();
+    let tsa = pki.animate();
+    let fixture = Fixture::new();
+    let original = input(&fixture);
+    let sealed = fixture.path().join("sealed.pdf");
+
+    let mut command = fixture.command();
+    command
+        .env("PDF_SEAL_SIGNING_KEY", &pki.signer_rsa.key)
+        .env("PDF_SEAL_SIGNING_CERTS", &pki.signer_rsa.chain)
+        .env("PDF_SEAL_TSA_URLS", tsa.tsa_url())
+        .arg("seal")
+        .arg(&original)
+        .arg("-o")
+        .arg(&sealed);
+    let ran = process::run(&mut command, support::fixture::COMMAND_LIMIT);
+
+    assert_eq!(
+        ran.code(),
+        Some(0),
+        "{}: {}",
+        ran.ending(),
+        ran.stderr_text()
+    );
+    let judged = assert_b_t(&fixture, &pki, &original, &sealed);
+    assert!(
+        judged["signer"]
+            .as_str()
+            .unwrap()
+            .contains("pdf-seal test signer RSA"),
+        "{judged}"
+    );
+}
+
 /// The log line that says which authority answered.
 fn received_line(log: &str) -> &str {
     log.lines()
@@ -185,6 +229,8 @@ enum Misbehaviour {
     Hang,
     /// Answers 200 with this content type and body.
     Answer(&'static str, Vec<u8>),
+    /// Answers 307 to this URL.
+    Redirect(String),
 }
 
 /// A stand-in for a failing authority on a loopback port; its threads end with the process.
@@ -207,6 +253,13 @@ fn misbehaving_authority(how: Misbehaviour) -> String {
                         );
                         let _ = stream.write_all(head.as_bytes());
                         let _ = stream.write_all(&body);
+                    }
+                    Misbehaviour::Redirect(to) => {
+                        let head = format!(
+                            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}\r\n\
+                             Content-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                        let _ = stream.write_all(head.as_bytes());
                     }
                 }
             });
@@ -298,7 +351,25 @@ fn the_next_authority_answers_when_the_first_ones_fail() {
         "application/timestamp-reply",
         foreign_reply(&tsa, fixture.path()),
     ));
-    let urls = [&closed, &hanging, &html, &replayed, &tsa.tsa_url()].map(|u| u.to_string());
+    // Redirects are not followed, even to a good authority.
+    let redirecting = misbehaving_authority(Misbehaviour::Redirect(tsa.tsa_url()));
+    let oversized = misbehaving_authority(Misbehaviour::Answer(
+        "application/timestamp-reply",
+        vec![0x30; 70 * 1024],
+    ));
+    let failing = [
+        &closed,
+        &hanging,
+        &html,
+        &replayed,
+        &redirecting,
+        &oversized,
+    ];
+    let urls: Vec<String> = failing
+        .iter()
+        .map(|u| u.to_string())
+        .chain([tsa.tsa_url()])
+        .collect();
 
     let started = Instant::now();
     let mut command = fixture.command();
@@ -322,7 +393,7 @@ fn the_next_authority_answers_when_the_first_ones_fail() {
     let log = ran.stderr_text();
     let received = received_line(&log);
     assert!(received.contains(&tsa.tsa_url()), "{received}");
-    for failed in [&closed, &hanging, &html, &replayed] {
+    for failed in failing {
         assert!(
             log.lines()
                 .any(|line| line.contains("time-stamp authority failed")
@@ -332,11 +403,13 @@ fn the_next_authority_answers_when_the_first_ones_fail() {
     }
     assert!(log.contains("did not answer within 2 s"), "{log}");
     assert!(log.contains("text/html"), "{log}");
+    assert!(log.contains("answered HTTP 307"), "{log}");
+    assert!(log.contains("answered more than 65536 bytes"), "{log}");
     assert!(log.contains("nonce") || log.contains("imprint"), "{log}");
     // The hanging authority costs its timeout, not more.
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
     eprintln!(
-        "sealed after four failing authorities in {} ms",
+        "sealed after six failing authorities in {} ms",
         elapsed.as_millis()
     );
     assert_b_t(&fixture, &pki, &original, &sealed);
