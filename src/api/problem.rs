@@ -20,6 +20,19 @@ pub const INTERNAL_DETAIL: &str = "internal error";
 /// The seconds a client should wait before it sends a request refused as busy again.
 pub const BUSY_RETRY_AFTER_SECS: &str = "5";
 
+/// The seconds a client should wait after the signing service could not sign.
+pub const SIGNING_SERVICE_RETRY_AFTER_SECS: &str = "30";
+
+/// The `detail` of a signing service's refusal of pdf-seal's credentials: fixed, since the
+/// cause (which key, what the service said) is for the administrator's log.
+pub const SIGNING_SERVICE_REFUSED_DETAIL: &str = "the signing service refused this service's \
+    request, so nothing was signed; the administrator must check the signer's credentials and \
+    settings";
+
+/// The `detail` of a signing service (or time-stamp authority) that cannot sign now.
+pub const SIGNING_SERVICE_UNAVAILABLE_DETAIL: &str = "the signing service cannot be reached or \
+    cannot sign now; retry in 30 seconds";
+
 /// A stable cause of failure: one problem `type`, status and title each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProblemType {
@@ -52,8 +65,8 @@ pub enum ProblemType {
     AccessDenied,
     AddressNotAllowed,
     IdentityProviderUnavailable,
-    SignerUnavailable,
-    SignerRefused,
+    SigningServiceUnavailable,
+    SigningServiceRefused,
     TimestampUnavailable,
     Internal,
 }
@@ -91,8 +104,8 @@ impl ProblemType {
             Self::AccessDenied => "/problems/access-denied",
             Self::AddressNotAllowed => "/problems/address-not-allowed",
             Self::IdentityProviderUnavailable => "/problems/identity-provider-unavailable",
-            Self::SignerUnavailable => "/problems/signer-unavailable",
-            Self::SignerRefused => "/problems/signer-refused",
+            Self::SigningServiceUnavailable => "/problems/signing-service-unavailable",
+            Self::SigningServiceRefused => "/problems/signing-service-refused",
             Self::TimestampUnavailable => "/problems/timestamp-unavailable",
             Self::Internal => "/problems/internal-error",
         }
@@ -129,8 +142,8 @@ impl ProblemType {
         Self::AccessDenied,
         Self::AddressNotAllowed,
         Self::IdentityProviderUnavailable,
-        Self::SignerUnavailable,
-        Self::SignerRefused,
+        Self::SigningServiceUnavailable,
+        Self::SigningServiceRefused,
         Self::TimestampUnavailable,
         Self::Internal,
     ];
@@ -171,9 +184,9 @@ impl ProblemType {
                 StatusCode::FORBIDDEN
             }
             Self::IdentityProviderUnavailable
-            | Self::SignerUnavailable
+            | Self::SigningServiceUnavailable
             | Self::TimestampUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::SignerRefused => StatusCode::BAD_GATEWAY,
+            Self::SigningServiceRefused => StatusCode::BAD_GATEWAY,
             Self::StorageFailed => StatusCode::BAD_GATEWAY,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -216,8 +229,8 @@ impl ProblemType {
             Self::AccessDenied => "Access denied",
             Self::AddressNotAllowed => "Address not allowed",
             Self::IdentityProviderUnavailable => "Identity provider unavailable",
-            Self::SignerUnavailable => "Signing service unavailable",
-            Self::SignerRefused => "Signing service refused the request",
+            Self::SigningServiceUnavailable => "Signing service unavailable",
+            Self::SigningServiceRefused => "Signing service refused the request",
             Self::TimestampUnavailable => "Time-stamp authority unavailable",
             Self::Internal => "Internal error",
         }
@@ -338,35 +351,28 @@ impl ProblemType {
     }
 }
 
-/// The seconds a client should wait after a signing service was unavailable.
-pub const SIGNER_RETRY_AFTER_SECS: &str = "30";
-
 impl From<SealError> for ApiError {
     fn from(error: SealError) -> Self {
         match error.kind() {
             // The remote service's answer may name hosts and key ids: the log has it, the
             // client gets the fixed text of the type.
             ErrorKind::SignerUnavailable => {
-                let detail = format!(
-                    "the signing service could not be reached or failed; retry in \
-                     {SIGNER_RETRY_AFTER_SECS} seconds"
-                );
-                Self::with_cause(ProblemType::SignerUnavailable, detail, error)
-                    .with_header(RETRY_AFTER, SIGNER_RETRY_AFTER_SECS)
+                let detail = SIGNING_SERVICE_UNAVAILABLE_DETAIL;
+                Self::with_cause(ProblemType::SigningServiceUnavailable, detail, error)
+                    .with_header(RETRY_AFTER, SIGNING_SERVICE_RETRY_AFTER_SECS)
             }
             ErrorKind::SignerRefused => {
-                let detail = "the signing service refused pdf-seal's request: its credentials or \
-                              configuration need an operator's attention";
-                Self::with_cause(ProblemType::SignerRefused, detail, error)
+                let detail = SIGNING_SERVICE_REFUSED_DETAIL;
+                Self::with_cause(ProblemType::SigningServiceRefused, detail, error)
             }
             // The authorities' answers name their hosts: the log has them.
             ErrorKind::Timestamp => {
                 let detail = format!(
                     "no time-stamp authority gave a usable time-stamp, so the seal could not be \
-                     made at PAdES B-T; retry in {SIGNER_RETRY_AFTER_SECS} seconds"
+                     made at PAdES B-T; retry in {SIGNING_SERVICE_RETRY_AFTER_SECS} seconds"
                 );
                 Self::with_cause(ProblemType::TimestampUnavailable, detail, error)
-                    .with_header(RETRY_AFTER, SIGNER_RETRY_AFTER_SECS)
+                    .with_header(RETRY_AFTER, SIGNING_SERVICE_RETRY_AFTER_SECS)
             }
             kind => match ProblemType::of_seal_error(kind) {
                 Some(problem) => Self::new(problem, error.to_string()),
@@ -500,6 +506,21 @@ mod tests {
                 500,
             ),
             (
+                SealError::from(SignerError::Unsupported("sha512".into())),
+                "invalid-option",
+                400,
+            ),
+            (
+                SealError::from(SignerError::Refused("401".into())),
+                "signing-service-refused",
+                502,
+            ),
+            (
+                SealError::from(SignerError::Unavailable("503".into())),
+                "signing-service-unavailable",
+                503,
+            ),
+            (
                 SealError::from(PdfError::Io(std::io::ErrorKind::Other.into())),
                 "internal-error",
                 500,
@@ -531,12 +552,12 @@ mod tests {
         let (status, _, body) = body_of(error).await;
 
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(body["type"], "/problems/signer-unavailable");
+        assert_eq!(body["type"], "/problems/signing-service-unavailable");
         assert!(
             !body["detail"].as_str().unwrap().contains("ts.example"),
             "{body}"
         );
-        assert_eq!(retry_after.unwrap(), SIGNER_RETRY_AFTER_SECS);
+        assert_eq!(retry_after.unwrap(), SIGNING_SERVICE_RETRY_AFTER_SECS);
     }
 
     #[actix_web::test]
@@ -548,7 +569,7 @@ mod tests {
         let (status, _, body) = body_of(error).await;
 
         assert_eq!(status, StatusCode::BAD_GATEWAY);
-        assert_eq!(body["type"], "/problems/signer-refused");
+        assert_eq!(body["type"], "/problems/signing-service-refused");
         assert!(!body["detail"].as_str().unwrap().contains("5f0c"), "{body}");
     }
 
@@ -568,7 +589,7 @@ mod tests {
             !body["detail"].as_str().unwrap().contains("tsa.test"),
             "{body}"
         );
-        assert_eq!(retry_after.unwrap(), SIGNER_RETRY_AFTER_SECS);
+        assert_eq!(retry_after.unwrap(), SIGNING_SERVICE_RETRY_AFTER_SECS);
     }
 
     #[actix_web::test]

@@ -120,12 +120,12 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
 /// a failure (exit code 1).
 fn refusal_or_failure(error: SealError) -> CliError {
     match error.kind() {
-        ErrorKind::Signer
-        | ErrorKind::SignerUnavailable
-        | ErrorKind::SignerRefused
-        | ErrorKind::Timestamp
-        | ErrorKind::Io => CliError::Failed(error.into()),
-        ErrorKind::NotPdf
+        ErrorKind::Signer | ErrorKind::SignerUnavailable | ErrorKind::Timestamp | ErrorKind::Io => {
+            CliError::Failed(error.into())
+        }
+        // The signing service refused the configured credentials: a setting to fix.
+        ErrorKind::SignerRefused
+        | ErrorKind::NotPdf
         | ErrorKind::Unreadable
         | ErrorKind::Encrypted
         | ErrorKind::Certified

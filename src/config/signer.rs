@@ -84,7 +84,7 @@ pub enum SignerBackend {
     /// `local` (the default): a key in this process, or the development credentials.
     Local(SigningKeySource),
     /// `trusted-signatures`: the Trusted Signatures API returns the whole CMS.
-    TrustedSignatures(trusted_signatures::TrustedSignaturesSettings),
+    TrustedSignatures(Box<trusted_signatures::TrustedSignaturesSettings>),
     /// `csc`: a Cloud Signature Consortium trust service signs the hash.
     Csc(csc::CscSettings),
     /// `azure-key-vault`: a key in Azure Key Vault or Managed HSM signs the hash.
@@ -139,9 +139,9 @@ impl SignerSettings {
                     ));
                 }
                 match other {
-                    "trusted-signatures" => SignerBackend::TrustedSignatures(
+                    "trusted-signatures" => SignerBackend::TrustedSignatures(Box::new(
                         trusted_signatures::TrustedSignaturesSettings::resolve(env)?,
-                    ),
+                    )),
                     "csc" => SignerBackend::Csc(csc::CscSettings::resolve(env)?),
                     "azure-key-vault" => {
                         SignerBackend::AzureKeyVault(key_vault::KeyVaultKeySettings::resolve(env)?)

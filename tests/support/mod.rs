@@ -20,4 +20,5 @@ pub mod oidc_provider;
 pub mod outcome;
 pub mod process;
 pub mod server;
+pub mod trusted_signatures;
 pub mod validators;

@@ -83,11 +83,10 @@ pub enum ErrorKind {
     InvalidOption,
     /// The signer failed.
     Signer,
-    /// A remote signing service could not be reached or failed on its side; a later attempt
-    /// may work.
-    SignerUnavailable,
-    /// A remote signing service refused the request (credentials, key, configuration).
+    /// A remote signing service refused pdf-seal's credentials.
     SignerRefused,
+    /// A remote signing service cannot be reached or cannot sign now.
+    SignerUnavailable,
     /// No time-stamp authority gave a usable time-stamp (PAdES B-T).
     Timestamp,
     /// Reading the input failed.
@@ -103,8 +102,10 @@ impl SealError {
             Self::Pdf(_) => ErrorKind::Unreadable,
             Self::CertifiedNoChanges => ErrorKind::Certified,
             Self::InvalidOption(_) => ErrorKind::InvalidOption,
-            Self::Signer(SignerError::Unavailable(_)) => ErrorKind::SignerUnavailable,
+            // The signer cannot do what the caller chose (a digest the backend does not sign).
+            Self::Signer(SignerError::Unsupported(_)) => ErrorKind::InvalidOption,
             Self::Signer(SignerError::Refused(_)) => ErrorKind::SignerRefused,
+            Self::Signer(SignerError::Unavailable(_)) => ErrorKind::SignerUnavailable,
             Self::Signer(SignerError::Timestamp(_)) => ErrorKind::Timestamp,
             Self::Signer(_) => ErrorKind::Signer,
         }
@@ -323,6 +324,29 @@ fn hash_source(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signer_errors_have_kinds_that_say_whose_fault_they_are() {
+        let kind = |error: SignerError| SealError::from(error).kind();
+
+        assert_eq!(
+            kind(SignerError::Unsupported("sha512".into())),
+            ErrorKind::InvalidOption
+        );
+        assert_eq!(
+            kind(SignerError::Refused("401".into())),
+            ErrorKind::SignerRefused
+        );
+        assert_eq!(
+            kind(SignerError::Unavailable("503".into())),
+            ErrorKind::SignerUnavailable
+        );
+        assert_eq!(
+            kind(SignerError::Failed("bad answer".into())),
+            ErrorKind::Signer
+        );
+        assert_eq!(kind(SignerError::Key("no key".into())), ErrorKind::Signer);
+    }
 
     #[test]
     fn pdf_dates_are_utc_with_an_explicit_offset() {

@@ -16,6 +16,9 @@ pub enum CmsError {
         expected: usize,
         actual: usize,
     },
+    /// A CMS structure received from elsewhere cannot be read as expected.
+    #[error("cannot read the CMS: {0}")]
+    Unreadable(String),
     /// DER encoding failed (a value too long for its type, for example).
     #[error("cannot encode the CMS structure: {0}")]
     Encoding(#[from] der::Error),

@@ -8,6 +8,7 @@ pub mod attributes;
 pub mod cms;
 mod error;
 pub mod ess;
+pub mod inspect;
 pub mod oids;
 pub mod timestamp;
 
@@ -25,6 +26,7 @@ use x509_cert::Certificate;
 pub use attributes::{SignedAttributes, signed_attributes, signed_attributes_hash};
 pub use cms::{SignedDataParts, build_signed_data};
 pub use error::CmsError;
+pub use inspect::{SignedDataSummary, inspect_signed_data};
 pub use timestamp::{TimeStamper, TimestampError};
 
 use crate::signer::{DigestAlgorithm, DocumentDigest, RawSigner, Signer, SignerError};
