@@ -311,7 +311,9 @@ fn a_wrong_api_key_is_a_502_that_names_the_refusal_and_hides_the_key() {
     );
     assert_eq!(sealed.code(), Some(2), "{}", sealed.stderr_text());
     assert!(
-        sealed.stderr_text().contains("signing service refused the request"),
+        sealed
+            .stderr_text()
+            .contains("signing service refused the request"),
         "{}",
         sealed.stderr_text()
     );

@@ -67,6 +67,7 @@ pub enum ProblemType {
     IdentityProviderUnavailable,
     SigningServiceUnavailable,
     SigningServiceRefused,
+    TimestampUnavailable,
     Internal,
 }
 
@@ -105,12 +106,13 @@ impl ProblemType {
             Self::IdentityProviderUnavailable => "/problems/identity-provider-unavailable",
             Self::SigningServiceUnavailable => "/problems/signing-service-unavailable",
             Self::SigningServiceRefused => "/problems/signing-service-refused",
+            Self::TimestampUnavailable => "/problems/timestamp-unavailable",
             Self::Internal => "/problems/internal-error",
         }
     }
 
     /// Every problem type, for lookups by slug.
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 33] = [
         Self::NotPdf,
         Self::InvalidBase64,
         Self::InvalidRequest,
@@ -142,6 +144,7 @@ impl ProblemType {
         Self::IdentityProviderUnavailable,
         Self::SigningServiceUnavailable,
         Self::SigningServiceRefused,
+        Self::TimestampUnavailable,
         Self::Internal,
     ];
 
@@ -180,9 +183,9 @@ impl ProblemType {
             Self::StorageAccessDenied | Self::AccessDenied | Self::AddressNotAllowed => {
                 StatusCode::FORBIDDEN
             }
-            Self::IdentityProviderUnavailable | Self::SigningServiceUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::IdentityProviderUnavailable
+            | Self::SigningServiceUnavailable
+            | Self::TimestampUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::SigningServiceRefused => StatusCode::BAD_GATEWAY,
             Self::StorageFailed => StatusCode::BAD_GATEWAY,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -228,6 +231,7 @@ impl ProblemType {
             Self::IdentityProviderUnavailable => "Identity provider unavailable",
             Self::SigningServiceUnavailable => "Signing service unavailable",
             Self::SigningServiceRefused => "Signing service refused the request",
+            Self::TimestampUnavailable => "Time-stamp authority unavailable",
             Self::Internal => "Internal error",
         }
     }
@@ -341,6 +345,7 @@ impl ProblemType {
             ErrorKind::Signer
             | ErrorKind::SignerUnavailable
             | ErrorKind::SignerRefused
+            | ErrorKind::Timestamp
             | ErrorKind::Io => None,
         }
     }
@@ -359,6 +364,15 @@ impl From<SealError> for ApiError {
             ErrorKind::SignerRefused => {
                 let detail = SIGNING_SERVICE_REFUSED_DETAIL;
                 Self::with_cause(ProblemType::SigningServiceRefused, detail, error)
+            }
+            // The authorities' answers name their hosts: the log has them.
+            ErrorKind::Timestamp => {
+                let detail = format!(
+                    "no time-stamp authority gave a usable time-stamp, so the seal could not be \
+                     made at PAdES B-T; retry in {SIGNING_SERVICE_RETRY_AFTER_SECS} seconds"
+                );
+                Self::with_cause(ProblemType::TimestampUnavailable, detail, error)
+                    .with_header(RETRY_AFTER, SIGNING_SERVICE_RETRY_AFTER_SECS)
             }
             kind => match ProblemType::of_seal_error(kind) {
                 Some(problem) => Self::new(problem, error.to_string()),
@@ -557,6 +571,25 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_GATEWAY);
         assert_eq!(body["type"], "/problems/signing-service-refused");
         assert!(!body["detail"].as_str().unwrap().contains("5f0c"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn failed_time_stamping_is_a_503_of_its_own_that_hides_the_authorities() {
+        let cause = SignerError::Timestamp("http://tsa.test/ timed out after 10 s".into());
+        let error = ApiError::from(SealError::from(cause));
+        let retry_after = error.error_response().headers().get(RETRY_AFTER).cloned();
+        assert!(format!("{:#}", error.cause().unwrap()).contains("tsa.test"));
+
+        let (status, _, body) = body_of(error).await;
+
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["type"], "/problems/timestamp-unavailable");
+        assert_eq!(body["title"], "Time-stamp authority unavailable");
+        assert!(
+            !body["detail"].as_str().unwrap().contains("tsa.test"),
+            "{body}"
+        );
+        assert_eq!(retry_after.unwrap(), SIGNING_SERVICE_RETRY_AFTER_SECS);
     }
 
     #[actix_web::test]

@@ -118,7 +118,7 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
 /// a failure (exit code 1).
 fn refusal_or_failure(error: SealError) -> CliError {
     match error.kind() {
-        ErrorKind::Signer | ErrorKind::SignerUnavailable | ErrorKind::Io => {
+        ErrorKind::Signer | ErrorKind::SignerUnavailable | ErrorKind::Timestamp | ErrorKind::Io => {
             CliError::Failed(error.into())
         }
         // The signing service refused the configured credentials: a setting to fix.

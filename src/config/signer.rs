@@ -125,11 +125,21 @@ impl SignerSettings {
             Some(text) => parse_rsa_padding(text)?,
             None => RsaPadding::default(),
         };
+        let timestamps = timestamps::TimestampSettings::resolve(env)?;
         let name = env.get_non_empty(SIGNER)?;
         let backend = match name.as_deref().map(str::trim) {
             None | Some("local") => SignerBackend::Local(local_key(args, env)?),
             Some(other) => {
                 refuse_local_key(args, env, other)?;
+                if other == "trusted-signatures" && timestamps.is_some() {
+                    return Err(ConfigError::new(
+                        timestamps::URLS,
+                        format!(
+                            "set, but {SIGNER} is trusted-signatures, which returns the whole \
+                             CMS: its time-stamps are the service's own tsaTimestamp option"
+                        ),
+                    ));
+                }
                 match other {
                     "trusted-signatures" => SignerBackend::TrustedSignatures(Box::new(
                         trusted_signatures::TrustedSignaturesSettings::resolve(env)?,
@@ -150,7 +160,6 @@ impl SignerSettings {
                 }
             }
         };
-        let timestamps = timestamps::TimestampSettings::resolve(env)?;
         Ok(Self {
             backend,
             rsa_padding,
@@ -335,6 +344,26 @@ mod tests {
         assert!(!shown.contains("pem-secret-1"), "{shown}");
         assert!(!shown.contains("p12-secret-2"), "{shown}");
         assert!(shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn time_stamp_authorities_serve_the_local_key_but_not_trusted_signatures() {
+        let tsa = (timestamps::URLS, "http://tsa.test/");
+
+        let local = SignerSettings::resolve(&pem_args(), &env(&[tsa])).unwrap();
+        let refused = SignerSettings::resolve(
+            &SignerArgs::default(),
+            &env(&[tsa, (SIGNER, "trusted-signatures")]),
+        )
+        .unwrap_err()
+        .to_string();
+
+        let urls = local.timestamps.unwrap().urls;
+        assert_eq!(urls[0].as_str(), "http://tsa.test/");
+        assert!(
+            refused.contains(timestamps::URLS) && refused.contains("tsaTimestamp"),
+            "{refused}"
+        );
     }
 
     #[test]

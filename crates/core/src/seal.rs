@@ -87,6 +87,8 @@ pub enum ErrorKind {
     SignerRefused,
     /// A remote signing service cannot be reached or cannot sign now.
     SignerUnavailable,
+    /// No time-stamp authority gave a usable time-stamp (PAdES B-T).
+    Timestamp,
     /// Reading the input failed.
     Io,
 }
@@ -104,6 +106,7 @@ impl SealError {
             Self::Signer(SignerError::Unsupported(_)) => ErrorKind::InvalidOption,
             Self::Signer(SignerError::Refused(_)) => ErrorKind::SignerRefused,
             Self::Signer(SignerError::Unavailable(_)) => ErrorKind::SignerUnavailable,
+            Self::Signer(SignerError::Timestamp(_)) => ErrorKind::Timestamp,
             Self::Signer(_) => ErrorKind::Signer,
         }
     }
@@ -196,7 +199,9 @@ impl Prepared {
                 cms_len = cms.len(),
                 "signature larger than its placeholder"
             );
-            capacity = cms.len() + PLACEHOLDER_MARGIN;
+            // The signer's estimate has learnt from this signature (a time-stamp token larger
+            // than expected, say), and another signature may come out a little longer still.
+            capacity = cms.len().max(signer.estimated_cms_len(self.digest)) + PLACEHOLDER_MARGIN;
         }
         Err(SignerError::Failed("the signature kept growing beyond its placeholder".into()).into())
     }

@@ -4,6 +4,7 @@
 mod estimate;
 mod openssl_verify;
 mod structure;
+mod timestamp;
 
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;

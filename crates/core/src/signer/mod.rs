@@ -148,6 +148,10 @@ pub enum SignerError {
     /// itself were not accepted. Trying again will not help until an operator acts.
     #[error("signing service refused the request: {0}")]
     Refused(String),
+    /// No time-stamp authority gave a usable time-stamp for a PAdES B-T seal: none could be
+    /// reached in time, or their answers were refused or did not match the request.
+    #[error("time-stamping failed: {0}")]
+    Timestamp(String),
 }
 
 /// Produces the CMS SignedData (DER) for a document digest.
