@@ -1,6 +1,7 @@
 //! Helpers for the integration tests that drive the real `pdf-seal` binary from outside: commands
 //! with deadlines, a development certificate, one server, and the validators; Azurite for the
-//! tests of the Azure storage backend; an OpenID provider and test-signed tokens for the tests of
+//! tests of the Azure storage backend; certomancer (a test PKI, a TSA, a CSC v1 service) for the
+//! signing backends; an OpenID provider and test-signed tokens for the tests of
 //! Entra ID authentication.
 
 // Each test binary that declares `mod support` uses only part of it.
@@ -8,6 +9,7 @@
 
 pub mod account_sas;
 pub mod azurite;
+pub mod certomancer;
 pub mod egress;
 pub mod fixture;
 pub mod job_scenarios;
