@@ -24,7 +24,7 @@ use self::service::{CallError, Service, TokenError, TokenSource};
 use super::SignerSetupError;
 use crate::config::entra::is_loopback_url;
 use crate::config::signer::csc::{
-    CLIENT_ID, CLIENT_SECRET, CREDENTIAL_ID, CscSettings, CscVersion, PIN, TOKEN_URL, URL,
+    CLIENT_ID, CLIENT_SECRET, CREDENTIAL_ID, CscSettings, CscVersion, PIN, TOKEN_URL, URL, VERSION,
 };
 use crate::secrets::{SecretCell, Secrets};
 
@@ -245,16 +245,28 @@ fn setup_error(settings: &CscSettings, method: &str, error: CallError) -> Signer
             status,
             description,
             ..
-        } if status.as_u16() == 404
-            || description
-                .as_deref()
-                .is_some_and(|d| d.to_ascii_lowercase().contains("credential")) =>
+        } if description
+            .as_deref()
+            .is_some_and(|d| d.to_ascii_lowercase().contains("credential")) =>
         {
             return remote(
                 CREDENTIAL_ID,
                 format!(
                     "the service does not know the credential {:?}: {method}: {error}",
                     settings.credential_id
+                ),
+            );
+        }
+        // certomancer-csc-dummy answers an unknown credential with a bare 404, as any server
+        // answers a path it does not serve (a wrong version or base URL).
+        CallError::Status { status, .. } if status.as_u16() == 404 => {
+            return remote(
+                CREDENTIAL_ID,
+                format!(
+                    "the service does not know the credential {:?}, or does not speak CSC {} \
+                     at {URL} (see also {VERSION}): {method}: {error}",
+                    settings.credential_id,
+                    settings.version.segment(),
                 ),
             );
         }

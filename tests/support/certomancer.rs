@@ -171,10 +171,11 @@ impl TestPki {
     pub fn animate(&self) -> Service {
         Service::start("certomancer animate", self.dir.path(), |port| {
             let mut command = Command::new(venv_tool("certomancer"));
-            command
-                .arg("--config")
-                .arg(&self.config)
-                .args(["animate", "--port", &port.to_string()]);
+            command.arg("--config").arg(&self.config).args([
+                "animate",
+                "--port",
+                &port.to_string(),
+            ]);
             command
         })
     }
@@ -228,7 +229,10 @@ impl Service {
                 return service;
             }
             if let Ok(Some(status)) = service.child.try_wait() {
-                panic!("{name} exited ({status}) before listening:\n{}", service.log_text());
+                panic!(
+                    "{name} exited ({status}) before listening:\n{}",
+                    service.log_text()
+                );
             }
             if started.elapsed() > START_LIMIT {
                 panic!(
