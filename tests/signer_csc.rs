@@ -238,8 +238,17 @@ fn v2_with_the_stand_in_seals_through_serve_reusing_one_token_and_only_digests_l
     let requests = relay.requests();
     assert_eq!(requests.len(), 8);
     assert_only_digests("CSC v2 stand-in", &requests, &original);
+    // The log (at debug) names the calls but holds no secret, token or SAD.
     let log = server.log_text();
-    assert!(!log.contains(&csc.options().client_secret), "{log}");
+    assert!(log.contains("signatures/signHash"), "{log}");
+    let issued = csc.issued_secrets();
+    assert_eq!(issued.len(), 4, "one token and three SADs");
+    for secret in issued.iter().chain([&csc.options().client_secret]) {
+        assert!(
+            !log.contains(secret.as_str()),
+            "{secret} in the log:\n{log}"
+        );
+    }
 }
 
 #[test]
@@ -347,6 +356,17 @@ fn start_up_failures_name_the_setting() {
     let mut unreachable = v2();
     unreachable[0].1 = format!("http://127.0.0.1:{closed}");
     fails_naming(unreachable, "PDF_SEAL_CSC_URL", None);
+
+    // A service that accepts connections but never answers: the timeout, then the retries,
+    // then a clear failure; no hang.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut hanging = v2();
+    hanging[0].1 = format!("http://{}", silent.local_addr().unwrap());
+    hanging[2].1 = format!("http://{}/token", silent.local_addr().unwrap());
+    hanging[5].1 = "1".into();
+    let started = std::time::Instant::now();
+    fails_naming(hanging, "PDF_SEAL_CSC_TOKEN_URL", None);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 
     let mut not_https = v2();
     not_https[0].1 = "http://csc.example.test".into();

@@ -63,6 +63,7 @@ struct State {
     is_ec: bool,
     tokens: Mutex<HashMap<String, Instant>>,
     sads: Mutex<HashMap<String, Vec<Vec<u8>>>>,
+    issued: Mutex<Vec<String>>,
     fail_next: AtomicUsize,
     counts: Mutex<HashMap<String, usize>>,
 }
@@ -114,6 +115,7 @@ impl CscV2 {
             is_ec,
             tokens: Mutex::default(),
             sads: Mutex::default(),
+            issued: Mutex::default(),
             fail_next: AtomicUsize::new(0),
             counts: Mutex::default(),
         });
@@ -175,6 +177,11 @@ impl CscV2 {
     /// The next `n` requests, to any endpoint, are answered 503.
     pub fn fail_next(&self, n: usize) {
         self.state.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Every token and SAD handed out so far, to look for in logs.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.state.issued.lock().unwrap().clone()
     }
 
     /// How many requests reached `path` (failed ones included).
@@ -268,6 +275,7 @@ async fn token(request: HttpRequest, body: web::Bytes, state: web::Data<State>) 
     }
 
     let token = random_text();
+    state.issued.lock().unwrap().push(token.clone());
     let life = state.options.token_life;
     state
         .tokens
@@ -399,6 +407,7 @@ fn authorize(state: &State, params: &Value) -> Result<Value, String> {
         return Err("Numbers of signatures is not equal to the number of hashes".into());
     }
     let sad = random_text();
+    state.issued.lock().unwrap().push(sad.clone());
     state.sads.lock().unwrap().insert(sad.clone(), hashes);
     Ok(json!({"SAD": sad, "expiresIn": 300}))
 }
