@@ -161,6 +161,23 @@ fn v1_with_the_dummy_seals_samples_and_corpus_files_that_validate_with_rsa_and_e
         &pki.root_ca,
     );
     assert_eq!(requests, 3);
+
+    // RSASSA-PSS on request: signAlgo id-RSASSA-PSS with its parameters.
+    let relay = relay_to(&runtime, dummy.port);
+    let mut env = v1_env(&format!("http://{}", relay.address), &pki.signer_rsa);
+    env.push(("PDF_SEAL_RSA_PADDING", "pss".into()));
+    let output = fixture.subdir("pss").join("sealed.pdf");
+    let ran = seal(&fixture, &env, &sample(), &output);
+    assert_eq!(ran.code(), Some(0), "{}", ran.stderr_text());
+    let verdict = Validators::find().validate(&output, &sample(), &[&pki.root_ca]);
+    assert!(verdict.passed, "{}", verdict.report);
+    let sign_hash = String::from_utf8_lossy(&relay.requests()[2]).into_owned();
+    assert!(sign_hash.contains("signatures/signHash"), "{sign_hash}");
+    assert!(
+        sign_hash.contains(r#""signAlgo":"1.2.840.113549.1.1.10""#),
+        "{sign_hash}"
+    );
+    assert!(sign_hash.contains("signAlgoParams"), "{sign_hash}");
     drop(dummy);
 }
 

@@ -14,6 +14,7 @@ mod service;
 use async_trait::async_trait;
 use der::Decode;
 use der::asn1::ObjectIdentifier;
+use pdf_seal_core::signer::local::RsaPadding;
 use pdf_seal_core::signer::{DigestAlgorithm, RawSigner, SignerError};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
@@ -28,10 +29,14 @@ use crate::config::signer::csc::{
 };
 use crate::secrets::{SecretCell, Secrets};
 
+/// The setting that asks for PSS, named when the credential cannot do it.
+const RSA_PADDING: &str = "PDF_SEAL_RSA_PADDING";
+
 /// The raw signer for `settings`: the credential's certificates are fetched now, and a
 /// credential that pdf-seal cannot use is refused naming the setting to look at.
 pub async fn open(
     settings: &CscSettings,
+    rsa_padding: RsaPadding,
     secrets: &Secrets,
 ) -> Result<Box<dyn RawSigner>, SignerSetupError> {
     let http = http_client(settings)?;
@@ -73,7 +78,7 @@ pub async fn open(
             ));
         }
     };
-    let signer = CscSigner::new(settings, service, info, pin)?;
+    let signer = CscSigner::new(settings, rsa_padding, service, info, pin)?;
     tracing::info!(
         csc.version = settings.version.segment(),
         csc.credential = %settings.credential_id,
@@ -91,6 +96,7 @@ struct CscSigner {
     credential_id: String,
     certificates: Vec<Certificate>,
     key: KeyKind,
+    padding: RsaPadding,
     algorithms: Vec<ObjectIdentifier>,
     pin: Option<SecretCell>,
 }
@@ -99,6 +105,7 @@ impl CscSigner {
     /// Checks the credential's chain and key against what pdf-seal can use.
     fn new(
         settings: &CscSettings,
+        padding: RsaPadding,
         service: Service,
         info: CredentialInfo,
         pin: Option<SecretCell>,
@@ -124,8 +131,12 @@ impl CscSigner {
         })?;
         let key =
             KeyKind::of(signer_certificate).map_err(|reason| remote(CREDENTIAL_ID, reason))?;
-        algorithm::choose(key, DigestAlgorithm::Sha256, &info.algorithms)
-            .map_err(|reason| remote(CREDENTIAL_ID, reason))?;
+        algorithm::choose(key, padding, DigestAlgorithm::Sha256, &info.algorithms).map_err(
+            |reason| match padding {
+                RsaPadding::Pss => remote(RSA_PADDING, reason),
+                RsaPadding::Pkcs1v15 => remote(CREDENTIAL_ID, reason),
+            },
+        )?;
 
         Ok(Self {
             service,
@@ -133,6 +144,7 @@ impl CscSigner {
             credential_id: settings.credential_id.clone(),
             certificates,
             key,
+            padding,
             algorithms: info.algorithms,
             pin,
         })
@@ -168,8 +180,9 @@ impl RawSigner for CscSigner {
         &self,
         digest: DigestAlgorithm,
     ) -> Result<AlgorithmIdentifierOwned, SignerError> {
-        algorithm::choose(self.key, digest, &self.algorithms).map_err(SignerError::Unsupported)?;
-        Ok(algorithm::cms_signature_algorithm(self.key, digest))
+        let algo = algorithm::choose(self.key, self.padding, digest, &self.algorithms)
+            .map_err(SignerError::Unsupported)?;
+        Ok(algo.cms_identifier(self.key, digest))
     }
 
     fn max_signature_len(&self) -> usize {
@@ -188,7 +201,7 @@ impl RawSigner for CscSigner {
                 hash.len()
             )));
         }
-        let algo = algorithm::choose(self.key, digest, &self.algorithms)
+        let algo = algorithm::choose(self.key, self.padding, digest, &self.algorithms)
             .map_err(SignerError::Unsupported)?;
 
         let sad = self.authorize(digest, hash).await?;

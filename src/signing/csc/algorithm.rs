@@ -2,12 +2,12 @@
 //! `signatureAlgorithm` that describes the answer, and ECDSA answers brought to DER.
 //!
 //! Supported: RSA with PKCS#1 v1.5 (`sha256WithRSAEncryption` and siblings, or `rsaEncryption`
-//! with a separate hash algorithm), and ECDSA on P-256 and P-384. A credential that offers only
-//! RSASSA-PSS is refused at start: PSS needs `signAlgoParams`, which this backend does not
-//! send yet.
+//! with a separate hash algorithm) or RSASSA-PSS (`id-RSASSA-PSS` with `signAlgoParams`: the
+//! hash, MGF1 with the same hash, a salt as long as the hash), and ECDSA on P-256 and P-384.
 
-use der::Decode;
 use der::asn1::{Any, ObjectIdentifier, UintRef};
+use der::{Decode, Encode};
+use pdf_seal_core::signer::local::RsaPadding;
 use pdf_seal_core::signer::{DigestAlgorithm, SignerError};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
@@ -17,6 +17,8 @@ use x509_cert::Certificate;
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// `id-RSASSA-PSS` (RFC 4055 section 3.1).
 const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+/// `id-mgf1` (RFC 8017 appendix B.2.1).
+const ID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
 /// `id-ecPublicKey` (RFC 5480 section 2.1.1), which some services list as a `signAlgo`.
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// `secp256r1` (RFC 5480 section 2.1.1.1).
@@ -90,61 +92,141 @@ impl KeyKind {
     }
 }
 
-/// What to ask the service for: `signAlgo`, and the hash algorithm sent beside it.
+/// What to ask the service for: `signAlgo`, its DER `signAlgoParams` (PSS only), and the hash
+/// algorithm sent beside it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignAlgo {
     pub sign_algo: ObjectIdentifier,
+    pub params: Option<Vec<u8>>,
     pub hash_algo: ObjectIdentifier,
+}
+
+impl SignAlgo {
+    /// The CMS `signatureAlgorithm` that describes the signature the service makes:
+    /// `sha256WithRSAEncryption` and siblings with NULL parameters (RFC 4055 section 5),
+    /// `id-RSASSA-PSS` with its parameters (RFC 4055 section 3.1), `ecdsa-with-SHA256` and
+    /// siblings without parameters (RFC 5758 section 3.2).
+    pub fn cms_identifier(
+        &self,
+        key: KeyKind,
+        digest: DigestAlgorithm,
+    ) -> AlgorithmIdentifierOwned {
+        match (key, &self.params) {
+            (KeyKind::Rsa { .. }, Some(params)) => AlgorithmIdentifierOwned {
+                oid: RSASSA_PSS,
+                parameters: Some(Any::from_der(params).expect("the PSS parameters are DER")),
+            },
+            (KeyKind::Rsa { .. }, None) => AlgorithmIdentifierOwned {
+                oid: rsa_pkcs1v15_oid(digest),
+                parameters: Some(Any::null()),
+            },
+            (KeyKind::P256 | KeyKind::P384, _) => AlgorithmIdentifierOwned {
+                oid: ecdsa_oid(digest),
+                parameters: None,
+            },
+        }
+    }
 }
 
 /// The `signAlgo` for a signature by `key` over a `digest` hash, chosen among `offered` (the
 /// credential's `key.algo`): the combined identifier (`sha256WithRSAEncryption`,
 /// `ecdsa-with-SHA256`) when offered, else the bare key algorithm with the hash named apart.
+/// RSA uses PSS when `padding` asks for it, or when the credential offers nothing else.
 pub fn choose(
     key: KeyKind,
+    padding: RsaPadding,
     digest: DigestAlgorithm,
     offered: &[ObjectIdentifier],
 ) -> Result<SignAlgo, String> {
+    let pss = SignAlgo {
+        sign_algo: RSASSA_PSS,
+        params: Some(pss_parameters(digest)),
+        hash_algo: digest.oid(),
+    };
     let (combined, bare) = match key {
+        KeyKind::Rsa { .. } if padding == RsaPadding::Pss => {
+            return match offered.contains(&RSASSA_PSS) {
+                true => Ok(pss),
+                false => Err(format!(
+                    "PSS padding was asked for, but the credential does not offer RSASSA-PSS \
+                     ({RSASSA_PSS}); it offers {}",
+                    list(offered)
+                )),
+            };
+        }
         KeyKind::Rsa { .. } => (rsa_pkcs1v15_oid(digest), RSA_ENCRYPTION),
         KeyKind::P256 | KeyKind::P384 => (ecdsa_oid(digest), EC_PUBLIC_KEY),
     };
-    let sign_algo = [combined, bare]
+    if let Some(sign_algo) = [combined, bare]
         .into_iter()
         .find(|oid| offered.contains(oid))
-        .ok_or_else(|| {
-            let offered: Vec<String> = offered.iter().map(ToString::to_string).collect();
-            format!(
-                "the credential offers none of {combined} and {bare} for a {} key with {digest} \
-                 (it offers {}); RSASSA-PSS alone is not supported",
-                key.describe(),
-                if offered.is_empty() {
-                    "nothing".into()
-                } else {
-                    offered.join(", ")
-                }
-            )
-        })?;
-    Ok(SignAlgo {
-        sign_algo,
-        hash_algo: digest.oid(),
-    })
+    {
+        return Ok(SignAlgo {
+            sign_algo,
+            params: None,
+            hash_algo: digest.oid(),
+        });
+    }
+    if matches!(key, KeyKind::Rsa { .. }) && offered.contains(&RSASSA_PSS) {
+        return Ok(pss);
+    }
+    Err(format!(
+        "the credential offers none of {combined} and {bare} for a {} key with {digest} (it \
+         offers {})",
+        key.describe(),
+        list(offered)
+    ))
 }
 
-/// The CMS `signatureAlgorithm` of a PKCS#1 v1.5 or ECDSA signature by `key` over a `digest`
-/// hash: `sha256WithRSAEncryption` and siblings with NULL parameters (RFC 4055 section 5),
-/// `ecdsa-with-SHA256` and siblings without parameters (RFC 5758 section 3.2).
-pub fn cms_signature_algorithm(key: KeyKind, digest: DigestAlgorithm) -> AlgorithmIdentifierOwned {
-    match key {
-        KeyKind::Rsa { .. } => AlgorithmIdentifierOwned {
-            oid: rsa_pkcs1v15_oid(digest),
-            parameters: Some(Any::null()),
-        },
-        KeyKind::P256 | KeyKind::P384 => AlgorithmIdentifierOwned {
-            oid: ecdsa_oid(digest),
-            parameters: None,
-        },
+fn list(offered: &[ObjectIdentifier]) -> String {
+    match offered {
+        [] => "nothing".into(),
+        _ => offered
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
     }
+}
+
+/// The DER of RSASSA-PSS-params for `digest` (RFC 4055 section 3.1): the hash, MGF1 with the
+/// same hash, a salt as long as the hash, the default trailer field left out. Each hash
+/// identifier carries NULL parameters, as RFC 4055's `sha256Identifier` does.
+///
+/// ```text
+/// RSASSA-PSS-params ::= SEQUENCE {
+///     hashAlgorithm      [0] HashAlgorithm DEFAULT sha1Identifier,
+///     maskGenAlgorithm   [1] MaskGenAlgorithm DEFAULT mgf1SHA1Identifier,
+///     saltLength         [2] INTEGER DEFAULT 20,
+///     trailerField       [3] INTEGER DEFAULT 1 }
+/// ```
+///
+/// The explicit tags are written by hand (every length is fixed and under 128), so that the
+/// root crate needs neither the `rsa` crate nor der's derive for one structure.
+fn pss_parameters(digest: DigestAlgorithm) -> Vec<u8> {
+    let hash = AlgorithmIdentifierOwned {
+        oid: digest.oid(),
+        parameters: Some(Any::null()),
+    }
+    .to_der()
+    .expect("an algorithm identifier encodes");
+    let mgf1 = AlgorithmIdentifierOwned {
+        oid: ID_MGF1,
+        parameters: Some(Any::from_der(&hash).expect("the hash identifier is DER")),
+    }
+    .to_der()
+    .expect("an algorithm identifier encodes");
+    let salt = u8::try_from(digest.output_len()).expect("digests are at most 64 bytes");
+
+    let mut content = Vec::new();
+    for (tag, inner) in [(0xa0, hash), (0xa1, mgf1), (0xa2, vec![0x02, 0x01, salt])] {
+        content.push(tag);
+        content.push(u8::try_from(inner.len()).expect("under 128 bytes"));
+        content.extend_from_slice(&inner);
+    }
+    let mut params = vec![0x30, u8::try_from(content.len()).expect("under 128 bytes")];
+    params.extend_from_slice(&content);
+    params
 }
 
 /// The signature value as CMS wants it: RSA as it came; ECDSA as a DER `ECDSA-Sig-Value`
@@ -217,44 +299,82 @@ mod tests {
     const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
     const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 
+    const PKCS1: RsaPadding = RsaPadding::Pkcs1v15;
+
     #[test]
     fn prefers_the_combined_identifier_and_falls_back_to_the_bare_key_algorithm() {
         let rsa = KeyKind::Rsa { bits: 2048 };
-        let both = [RSA_ENCRYPTION, SHA256_RSA];
-        assert_eq!(
-            choose(rsa, DigestAlgorithm::Sha256, &both)
-                .unwrap()
-                .sign_algo,
-            SHA256_RSA
-        );
-        let bare = choose(rsa, DigestAlgorithm::Sha256, &[RSA_ENCRYPTION]).unwrap();
+        let both = [RSA_ENCRYPTION, SHA256_RSA, RSASSA_PSS];
+        let chosen = choose(rsa, PKCS1, DigestAlgorithm::Sha256, &both).unwrap();
+        assert_eq!((chosen.sign_algo, chosen.params), (SHA256_RSA, None));
+        let bare = choose(rsa, PKCS1, DigestAlgorithm::Sha256, &[RSA_ENCRYPTION]).unwrap();
         assert_eq!(bare.sign_algo, RSA_ENCRYPTION);
         assert_eq!(bare.hash_algo, DigestAlgorithm::Sha256.oid());
 
-        let ec = choose(
-            KeyKind::P384,
-            DigestAlgorithm::Sha384,
-            &[ECDSA_SHA256, ECDSA_SHA384],
-        );
+        let offered = [ECDSA_SHA256, ECDSA_SHA384];
+        let ec = choose(KeyKind::P384, PKCS1, DigestAlgorithm::Sha384, &offered);
         assert_eq!(ec.unwrap().sign_algo, ECDSA_SHA384);
     }
 
     #[test]
-    fn refuses_a_credential_that_offers_only_pss_or_another_key_type() {
+    fn pss_when_asked_for_or_when_the_credential_offers_nothing_else() {
         let rsa = KeyKind::Rsa { bits: 3072 };
-        let error = choose(rsa, DigestAlgorithm::Sha256, &[RSASSA_PSS]).unwrap_err();
-        assert!(error.contains("RSASSA-PSS"), "{error}");
-        assert!(choose(KeyKind::P256, DigestAlgorithm::Sha256, &[SHA256_RSA]).is_err());
-        assert!(choose(KeyKind::P256, DigestAlgorithm::Sha256, &[]).is_err());
+        let both = [SHA256_RSA, RSASSA_PSS];
+        let asked = choose(rsa, RsaPadding::Pss, DigestAlgorithm::Sha256, &both).unwrap();
+        assert_eq!(asked.sign_algo, RSASSA_PSS);
+        let only = choose(rsa, PKCS1, DigestAlgorithm::Sha256, &[RSASSA_PSS]).unwrap();
+        assert_eq!(only, asked);
+
+        let cms = asked.cms_identifier(rsa, DigestAlgorithm::Sha256);
+        assert_eq!(cms.oid, RSASSA_PSS);
+        assert_eq!(
+            cms.parameters.unwrap().to_der().unwrap(),
+            asked.params.unwrap()
+        );
+
+        let refused = choose(rsa, RsaPadding::Pss, DigestAlgorithm::Sha256, &[SHA256_RSA]);
+        assert!(refused.unwrap_err().contains("RSASSA-PSS"));
+    }
+
+    #[test]
+    fn pss_parameters_for_sha256_are_the_well_known_der() {
+        // SHA-256, MGF1 with SHA-256, salt 32: the encoding OpenSSL writes for
+        // `-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32`.
+        let expected = "3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108\
+                        300d06096086480165030402010500a203020120";
+        assert_eq!(
+            hex::encode(pss_parameters(DigestAlgorithm::Sha256)),
+            expected
+        );
+        let sha512 = pss_parameters(DigestAlgorithm::Sha512);
+        assert_eq!(&sha512[sha512.len() - 3..], &[0x02, 0x01, 64]);
+    }
+
+    #[test]
+    fn refuses_a_credential_without_an_algorithm_for_its_key() {
+        let p256 = KeyKind::P256;
+        assert!(choose(p256, PKCS1, DigestAlgorithm::Sha256, &[SHA256_RSA]).is_err());
+        assert!(choose(p256, PKCS1, DigestAlgorithm::Sha256, &[RSASSA_PSS]).is_err());
+        let none = choose(p256, PKCS1, DigestAlgorithm::Sha256, &[]).unwrap_err();
+        assert!(none.contains("nothing"), "{none}");
     }
 
     #[test]
     fn cms_identifiers_carry_null_for_rsa_and_nothing_for_ecdsa() {
-        let rsa = cms_signature_algorithm(KeyKind::Rsa { bits: 2048 }, DigestAlgorithm::Sha512);
-        assert_eq!(rsa.oid.to_string(), "1.2.840.113549.1.1.13");
-        assert_eq!(rsa.parameters, Some(Any::null()));
-        let ec = cms_signature_algorithm(KeyKind::P256, DigestAlgorithm::Sha256);
-        assert_eq!((ec.oid, ec.parameters), (ECDSA_SHA256, None));
+        let rsa = KeyKind::Rsa { bits: 2048 };
+        let sha512 = choose(rsa, PKCS1, DigestAlgorithm::Sha512, &[RSA_ENCRYPTION]).unwrap();
+        let cms = sha512.cms_identifier(rsa, DigestAlgorithm::Sha512);
+        assert_eq!(cms.oid.to_string(), "1.2.840.113549.1.1.13");
+        assert_eq!(cms.parameters, Some(Any::null()));
+        let ec = choose(
+            KeyKind::P256,
+            PKCS1,
+            DigestAlgorithm::Sha256,
+            &[ECDSA_SHA256],
+        )
+        .unwrap();
+        let cms = ec.cms_identifier(KeyKind::P256, DigestAlgorithm::Sha256);
+        assert_eq!((cms.oid, cms.parameters), (ECDSA_SHA256, None));
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub fn sign_hash_request(
     algo: &SignAlgo,
 ) -> Value {
     let hashes = [STANDARD.encode(hash)];
-    match version {
+    let mut body = match version {
         CscVersion::V1 => json!({
             "credentialID": credential_id,
             "SAD": sad,
@@ -170,7 +170,11 @@ pub fn sign_hash_request(
             "hashAlgorithmOID": algo.hash_algo.to_string(),
             "signAlgo": algo.sign_algo.to_string(),
         }),
+    };
+    if let Some(params) = &algo.params {
+        body["signAlgoParams"] = json!(STANDARD.encode(params));
     }
+    body
 }
 
 /// The one signature of a signHash answer for one hash.
@@ -201,6 +205,7 @@ mod tests {
     fn v1_and_v2_sign_hash_bodies_use_their_own_field_names() {
         let algo = SignAlgo {
             sign_algo: ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
+            params: None,
             hash_algo: SHA256,
         };
         let v1 = sign_hash_request(CscVersion::V1, "ca/signer", "sad", &[1, 2, 3], &algo);
@@ -213,6 +218,15 @@ mod tests {
         assert_eq!(v2["hashes"], json!(["AQID"]));
         assert_eq!(v2["hashAlgorithmOID"], json!("2.16.840.1.101.3.4.2.1"));
         assert!(v2.get("hash").is_none() && v2.get("hashAlgo").is_none());
+
+        let pss = SignAlgo {
+            sign_algo: ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10"),
+            params: Some(vec![0x30, 0x00]),
+            hash_algo: SHA256,
+        };
+        let v1 = sign_hash_request(CscVersion::V1, "c", "sad", &[1], &pss);
+        assert_eq!(v1["signAlgoParams"], json!("MAA="));
+        assert!(v2.get("signAlgoParams").is_none());
     }
 
     #[test]
