@@ -332,6 +332,49 @@ fn v2_retries_503_answers_and_renews_a_revoked_token() {
 }
 
 #[test]
+fn v2_explicit_credential_is_authorised_with_the_pin() {
+    let fixture = Fixture::new();
+    let (key, chain) = dev_key(&fixture);
+    let options = Options {
+        pin: Some("20481".into()),
+        ..Options::default()
+    };
+    let csc = CscV2::start(&key, &chain, options);
+    let mut env = v2_env(&csc, &csc.base_url(), &csc.token_url());
+    let output = fixture.subdir("pin").join("sealed.pdf");
+
+    // Without the PIN the credential is refused at start, naming the setting.
+    let ran = seal(&fixture, &env, &sample(), &output);
+    assert_eq!(ran.code(), Some(2), "{}", ran.stderr_text());
+    assert!(
+        ran.stderr_text().contains("PDF_SEAL_CSC_PIN"),
+        "{}",
+        ran.stderr_text()
+    );
+
+    // A wrong PIN is refused by authorize; the message does not show it.
+    env.push(("PDF_SEAL_CSC_PIN", "11111".into()));
+    let ran = seal(&fixture, &env, &sample(), &output);
+    assert_eq!(ran.code(), Some(1), "{}", ran.stderr_text());
+    assert!(
+        ran.stderr_text().contains("Invalid PIN"),
+        "{}",
+        ran.stderr_text()
+    );
+    assert!(
+        !ran.stderr_text().contains("11111"),
+        "{}",
+        ran.stderr_text()
+    );
+
+    env.last_mut().unwrap().1 = "20481".into();
+    let ran = seal(&fixture, &env, &sample(), &output);
+    assert_eq!(ran.code(), Some(0), "{}", ran.stderr_text());
+    let verdict = Validators::find().validate(&output, &sample(), &[&fixture.root_ca]);
+    assert!(verdict.passed, "{}", verdict.report);
+}
+
+#[test]
 fn start_up_failures_name_the_setting() {
     let fixture = Fixture::new();
     let (key, chain) = dev_key(&fixture);

@@ -40,6 +40,8 @@ pub struct Options {
     pub token_life: Duration,
     /// Answer ECDSA signatures as raw `r || s` instead of DER.
     pub raw_ecdsa: bool,
+    /// Make the credential `explicit`, authorised with this PIN in `authData`.
+    pub pin: Option<String>,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             credential_id: "seal-credential-1".into(),
             token_life: Duration::from_secs(3600),
             raw_ecdsa: false,
+            pin: None,
         }
     }
 }
@@ -354,13 +357,24 @@ fn info(state: &State, params: &Value) -> Result<Value, String> {
     } else {
         key["len"] = json!(2048);
     }
-    Ok(json!({
+    let mut answer = json!({
         "key": key,
         "cert": {"status": "valid", "certificates": certificates},
-        "authMode": "implicit",
         "SCAL": "1",
         "multisign": 1,
-    }))
+    });
+    if params["authInfo"].as_bool() == Some(true) {
+        let mode = if state.options.pin.is_some() {
+            "explicit"
+        } else {
+            "implicit"
+        };
+        answer["auth"] = json!({"mode": mode});
+        if mode == "explicit" {
+            answer["auth"]["objects"] = json!([{"type": "Password", "id": "PIN", "format": "N"}]);
+        }
+    }
+    Ok(answer)
 }
 
 /// The hash algorithm named by `oid`, if it is one the stand-in knows.
@@ -403,6 +417,18 @@ fn authorize(state: &State, params: &Value) -> Result<Value, String> {
         .filter(|n| *n >= 1)
         .ok_or("Missing (or invalid type) integer parameter numSignatures")?;
     let (hashes, _) = hashes(params)?;
+    if let Some(pin) = &state.options.pin {
+        let given = params["authData"].as_array().and_then(|data| {
+            data.iter()
+                .find(|d| d["id"].as_str() == Some("PIN"))
+                .and_then(|d| d["value"].as_str())
+        });
+        match given {
+            None => return Err("Missing (or invalid type) array parameter authData".into()),
+            Some(given) if given != pin => return Err("Invalid PIN".into()),
+            Some(_) => {}
+        }
+    }
     if hashes.len() as u64 != count {
         return Err("Numbers of signatures is not equal to the number of hashes".into());
     }

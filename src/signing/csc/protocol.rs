@@ -2,13 +2,13 @@
 //!
 //! | call | v1 (1.0.4) | v2 |
 //! |---|---|---|
-//! | `credentials/info` | `credentialID`, `certificates: "chain"` | the same, and `authInfo` |
+//! | `credentials/info` | `credentialID`, `certificates: "chain"` | the same, and `authInfo: true` |
 //! | `credentials/authorize` | `numSignatures`, `hash`, `PIN` | `numSignatures`, `hashes`, `hashAlgorithmOID`, `authData` |
 //! | `signatures/signHash` | `SAD`, `hash`, `hashAlgo`, `signAlgo` | `SAD`, `hashes`, `hashAlgorithmOID`, `signAlgo` |
 //!
-//! Both answer `credentials/info` with `key.status`, `key.algo` (OIDs), `cert.certificates`
-//! (base64 DER, signer first) and `authMode`; `signHash` with `signatures` in the order of the
-//! hashes.
+//! Both answer `credentials/info` with `key.status`, `key.algo` (OIDs) and `cert.certificates`
+//! (base64 DER, signer first), and the authorisation mode: `authMode` in v1, `auth.mode` in v2;
+//! `signHash` with `signatures` in the order of the hashes.
 
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
@@ -59,14 +59,14 @@ pub fn info_request(version: CscVersion, credential_id: &str) -> Value {
             "credentialID": credential_id,
             "certificates": "chain",
             "certInfo": false,
-            "authInfo": false,
+            "authInfo": true,
         }),
     }
 }
 
 impl CredentialInfo {
     /// Reads the answer of `credentials/info`; a disabled key is an error. A missing
-    /// `authMode` counts as `implicit`.
+    /// authorisation mode counts as `implicit`.
     pub fn parse(answer: &Value) -> Result<Self, String> {
         let status = answer["key"]["status"].as_str().unwrap_or("enabled");
         if status != "enabled" {
@@ -92,7 +92,11 @@ impl CredentialInfo {
                     .ok_or("cert.certificates holds something that is not base64")
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let auth_mode = match answer["authMode"].as_str() {
+        // v2 answers `auth.mode` (with `authInfo`), v1 the top-level `authMode`.
+        let mode = answer["auth"]["mode"]
+            .as_str()
+            .or(answer["authMode"].as_str());
+        let auth_mode = match mode {
             None | Some("implicit") => AuthMode::Implicit,
             Some("explicit") => AuthMode::Explicit,
             Some(other) => AuthMode::Other(other.to_string()),
@@ -254,6 +258,11 @@ mod tests {
         assert_eq!(info.certificates, vec![vec![1, 2], vec![3, 4]]);
         assert_eq!(info.algorithms[0].to_string(), "1.2.840.113549.1.1.11");
         assert_eq!(info.auth_mode, AuthMode::Explicit);
+
+        let v2 = json!({"key": {"algo": []}, "cert": {"certificates": []},
+                        "auth": {"mode": "oauth2code"}});
+        let info = CredentialInfo::parse(&v2).unwrap();
+        assert_eq!(info.auth_mode, AuthMode::Other("oauth2code".into()));
     }
 
     #[test]
