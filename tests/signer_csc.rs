@@ -293,7 +293,7 @@ fn v2_seals_corpus_files_by_cli_and_raw_ecdsa_answers_become_der() {
 }
 
 #[test]
-fn v2_retries_503_answers_and_renews_a_revoked_token() {
+fn v2_retries_503_answers_renews_a_revoked_token_and_stops_at_a_refused_secret() {
     let fixture = Fixture::new();
     let (key, chain) = dev_key(&fixture);
     let csc = CscV2::start(&key, &chain, Options::default());
@@ -326,9 +326,27 @@ fn v2_retries_503_answers_and_renews_a_revoked_token() {
     );
     let tokens = csc.count("/oauth2/token");
     csc.rotate_secret(&csc.options().client_secret.clone());
-    let answer = server.post_seal(original, COMMAND_LIMIT).unwrap();
+    let answer = server.post_seal(original.clone(), COMMAND_LIMIT).unwrap();
     assert_eq!(answer.status, 200, "{}", server.log_tail());
     assert_eq!(csc.count("/oauth2/token"), tokens + 1);
+
+    // A real rotation: the secret from the environment is fixed, so reading it again gives
+    // the same value; the seal fails at once, without a loop of token requests, and the log
+    // says why without showing either secret.
+    csc.rotate_secret("second-secret-9876543210");
+    let answer = server.post_seal(original, COMMAND_LIMIT).unwrap();
+    assert!(
+        answer.status >= 500,
+        "{} {}",
+        answer.status,
+        server.log_tail()
+    );
+    assert_eq!(csc.count("/oauth2/token"), tokens + 2);
+    let log = server.log_text();
+    assert!(log.contains("invalid_client"), "{log}");
+    assert!(
+        !log.contains("second-secret-9876543210") && !log.contains(&csc.options().client_secret)
+    );
 }
 
 #[test]
