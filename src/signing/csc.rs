@@ -60,7 +60,12 @@ pub async fn open(
         .map_err(|e| setup_error(settings, "credentials/info", e))?;
     let info = CredentialInfo::parse(&answer).map_err(|reason| remote(CREDENTIAL_ID, reason))?;
     let pin = match (&info.auth_mode, &settings.pin) {
-        (AuthMode::Implicit, _) => None,
+        (AuthMode::Implicit, pin) => {
+            if pin.is_some() {
+                tracing::warn!("{PIN} is set, but the credential's authMode is implicit: unused");
+            }
+            None
+        }
         (AuthMode::Explicit, Some(pin)) => Some(secrets.cell(pin, PIN).await?),
         (AuthMode::Explicit, None) => {
             return Err(remote(
@@ -132,9 +137,9 @@ impl CscSigner {
         let key =
             KeyKind::of(signer_certificate).map_err(|reason| remote(CREDENTIAL_ID, reason))?;
         algorithm::choose(key, padding, DigestAlgorithm::Sha256, &info.algorithms).map_err(
-            |reason| match padding {
-                RsaPadding::Pss => remote(RSA_PADDING, reason),
-                RsaPadding::Pkcs1v15 => remote(CREDENTIAL_ID, reason),
+            |reason| match (key, padding) {
+                (KeyKind::Rsa { .. }, RsaPadding::Pss) => remote(RSA_PADDING, reason),
+                _ => remote(CREDENTIAL_ID, reason),
             },
         )?;
 
