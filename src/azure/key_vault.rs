@@ -12,6 +12,7 @@ use azure_core::http::{
     ClientOptions, Context, ExponentialRetryOptions, Method, Pipeline, Request, RetryOptions,
     Transport, Url,
 };
+use pdf_seal_core::signer::SignerError;
 
 use crate::config::key_vault::KeyVaultAccess;
 
@@ -77,6 +78,27 @@ pub fn describe_error(error: &azure_core::Error) -> String {
         }
         ErrorKind::Credential => format!("no access token for the vault: {text}"),
         _ => text,
+    }
+}
+
+/// The signer failure for a vault call that failed: an outage, a throttled or failing vault or
+/// a missing token is passing ([`SignerError::Unavailable`]); a refusal of the request, the
+/// identity or the key is for an operator ([`SignerError::Refused`]).
+pub fn signer_error(what: &str, error: &azure_core::Error) -> SignerError {
+    let text = format!("{what}: {}", describe_error(error));
+    match error.kind() {
+        ErrorKind::HttpResponse { status, .. } => {
+            let status = u16::from(*status);
+            if status >= 500 || status == 429 || status == 408 {
+                SignerError::Unavailable(text)
+            } else {
+                SignerError::Refused(text)
+            }
+        }
+        ErrorKind::Connection | ErrorKind::Io | ErrorKind::Credential => {
+            SignerError::Unavailable(text)
+        }
+        _ => SignerError::Failed(text),
     }
 }
 

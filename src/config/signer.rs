@@ -110,7 +110,7 @@ impl SignerBackend {
 pub struct SignerSettings {
     /// The backend that signs.
     pub backend: SignerBackend,
-    /// `PDF_SEAL_RSA_PADDING`: the RSA signature scheme of the local key and Key Vault keys.
+    /// `PDF_SEAL_RSA_PADDING`: the RSA signature scheme of the local key, Key Vault and CSC keys.
     pub rsa_padding: RsaPadding,
     /// The time-stamp authorities that make the seals PAdES B-T, for the backends whose CMS
     /// pdf-seal builds; `None` seals at B-B.

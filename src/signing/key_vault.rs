@@ -22,7 +22,9 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 
 use super::SignerSetupError;
-use crate::azure::key_vault::{CertificateReader, client_options, credential, describe_error};
+use crate::azure::key_vault::{
+    CertificateReader, client_options, credential, describe_error, signer_error,
+};
 use crate::config::signer::key_vault::{
     CERTIFICATE_VARIABLE, CHAIN_VARIABLE, KEY_VARIABLE, KeyVaultKeySettings,
 };
@@ -255,13 +257,8 @@ impl RawSigner for KeyVaultSigner {
             key_version: Some(self.version.clone()),
             ..Default::default()
         };
-        let failed = |e: azure_core::Error| {
-            SignerError::Failed(format!(
-                "Key Vault key {:?}: {}",
-                self.name,
-                describe_error(&e)
-            ))
-        };
+        let failed =
+            |e: azure_core::Error| signer_error(&format!("Key Vault key {:?}", self.name), &e);
         let body = parameters.try_into().map_err(failed)?;
         let result = self
             .client

@@ -88,7 +88,7 @@ pub async fn load(
                 development: None,
             });
         }
-        SignerBackend::Csc(csc) => (csc::open(csc, secrets).await?, None),
+        SignerBackend::Csc(csc) => (csc::open(csc, settings.rsa_padding, secrets).await?, None),
         SignerBackend::AzureKeyVault(key) => {
             (key_vault::open(key, settings.rsa_padding).await?, None)
         }

@@ -10,6 +10,7 @@
 pub mod account_sas;
 pub mod azurite;
 pub mod certomancer;
+pub mod csc_v2;
 pub mod egress;
 pub mod fixture;
 pub mod job_scenarios;
