@@ -335,11 +335,11 @@ fn v2_retries_503_answers_renews_a_revoked_token_and_stops_at_a_refused_secret()
     // says why without showing either secret.
     csc.rotate_secret("second-secret-9876543210");
     let answer = server.post_seal(original, COMMAND_LIMIT).unwrap();
+    assert_eq!(answer.status, 502, "{}", server.log_tail());
     assert!(
-        answer.status >= 500,
-        "{} {}",
-        answer.status,
-        server.log_tail()
+        String::from_utf8_lossy(&answer.body).contains("/problems/signing-service-refused"),
+        "{}",
+        String::from_utf8_lossy(&answer.body)
     );
     assert_eq!(csc.count("/oauth2/token"), tokens + 2);
     let log = server.log_text();
@@ -370,10 +370,11 @@ fn v2_explicit_credential_is_authorised_with_the_pin() {
         ran.stderr_text()
     );
 
-    // A wrong PIN is refused by authorize; the message does not show it.
+    // A wrong PIN is refused by authorize, a setting to fix (exit 2); the message does not
+    // show it.
     env.push(("PDF_SEAL_CSC_PIN", "11111".into()));
     let ran = seal(&fixture, &env, &sample(), &output);
-    assert_eq!(ran.code(), Some(1), "{}", ran.stderr_text());
+    assert_eq!(ran.code(), Some(2), "{}", ran.stderr_text());
     assert!(
         ran.stderr_text().contains("Invalid PIN"),
         "{}",
