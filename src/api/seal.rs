@@ -44,7 +44,7 @@ pub async fn seal(
 ) -> Result<HttpResponse, ApiError> {
     let query = RequestedOptions::from_query(request.query_string())?;
     // Checked now so that a bad option is refused before a large body is read.
-    query.to_seal_options()?;
+    query.to_seal_options(state.signer.default_digest())?;
     let kind = BodyKind::of(&request)?;
     refuse_content_encoding(&request)?;
     let limits = &state.limits;
@@ -73,7 +73,7 @@ pub async fn seal(
     }
     request.extensions_mut().insert(PdfSize(pdf.len() as u64));
 
-    let options = options.to_seal_options()?;
+    let options = options.to_seal_options(state.signer.default_digest())?;
     let sealed = seal_off_the_worker(pdf.clone(), options, state.signer.clone()).await?;
     Ok(respond(&request, pdf, sealed))
 }

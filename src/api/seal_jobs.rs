@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
+use pdf_seal_core::signer::DigestAlgorithm;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -176,8 +177,9 @@ fn parse_request(raw: &[u8], query: RequestedOptions) -> Result<JobRequest, ApiE
         field_name: body.field_name,
         digest: body.digest,
     })?;
-    // Checked now, so that a bad option is refused before any job exists.
-    pdf_seal_core::check_options(&options.to_seal_options()?)?;
+    // Checked now, so that a bad option is refused before any job exists; the worker
+    // chooses the digest, which this check does not look at.
+    pdf_seal_core::check_options(&options.to_seal_options(DigestAlgorithm::Sha256)?)?;
     let destination = match body.destination {
         Some(destination) => destination,
         None => body

@@ -109,13 +109,17 @@ impl RequestedOptions {
         })
     }
 
-    /// The core's options; an unknown digest is a 400.
-    pub fn to_seal_options(&self) -> Result<SealOptions, ApiError> {
+    /// The core's options, with `default_digest` (the signer's) unless the caller chose one;
+    /// an unknown digest is a 400.
+    pub fn to_seal_options(
+        &self,
+        default_digest: DigestAlgorithm,
+    ) -> Result<SealOptions, ApiError> {
         let digest = match &self.digest {
             Some(name) => name.parse::<DigestAlgorithm>().map_err(|reason| {
                 ApiError::new(ProblemType::InvalidRequest, format!("digest: {reason}"))
             })?,
-            None => DigestAlgorithm::default(),
+            None => default_digest,
         };
 
         Ok(SealOptions {
@@ -211,7 +215,9 @@ mod tests {
     fn an_unknown_digest_is_an_invalid_request() {
         let options = RequestedOptions::from_query("digest=md5").unwrap();
 
-        let error = options.to_seal_options().unwrap_err();
+        let error = options
+            .to_seal_options(DigestAlgorithm::Sha256)
+            .unwrap_err();
 
         assert_eq!(error.problem(), ProblemType::InvalidRequest);
     }
@@ -220,7 +226,7 @@ mod tests {
     fn seal_options_ask_the_core_for_the_document_hash() {
         let options = RequestedOptions::from_query("digest=SHA-512").unwrap();
 
-        let seal_options = options.to_seal_options().unwrap();
+        let seal_options = options.to_seal_options(DigestAlgorithm::Sha256).unwrap();
 
         assert!(seal_options.document_sha256);
         assert_eq!(seal_options.digest, DigestAlgorithm::Sha512);

@@ -43,9 +43,10 @@ pub struct SealArgs {
     #[arg(long, value_name = "NAME")]
     pub field_name: Option<String>,
 
-    /// Digest algorithm
-    #[arg(long, value_name = "sha256|sha384|sha512", default_value = "sha256")]
-    pub digest: DigestAlgorithm,
+    /// Digest algorithm [default: sha256, or sha384 for a Key Vault key on P-384, which signs
+    /// nothing else]
+    #[arg(long, value_name = "sha256|sha384|sha512")]
+    pub digest: Option<DigestAlgorithm>,
 
     #[command(flatten)]
     pub signer: SignerArgs,
@@ -90,7 +91,9 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
         location: args.location,
         contact_info: args.contact,
         field_name: args.field_name,
-        digest: args.digest,
+        digest: args
+            .digest
+            .unwrap_or_else(|| loaded.signer.default_digest()),
         ..SealOptions::default()
     };
     let sealing = pdf_seal_core::seal(&input, &options, loaded.signer.as_ref());

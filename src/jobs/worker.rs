@@ -382,7 +382,7 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
         .map_err(storage_failure)?;
     let options = request
         .options
-        .to_seal_options()
+        .to_seal_options(jobs.signer.default_digest())
         .map_err(|error| Failure::Final(ProblemType::InvalidOption, error.to_string()))?;
 
     // Read and hash on a blocking thread; the source's bytes go on to the output on the way

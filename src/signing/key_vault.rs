@@ -203,6 +203,14 @@ impl KeyVaultSigner {
 
 #[async_trait]
 impl RawSigner for KeyVaultSigner {
+    /// SHA-384 for a P-384 key, whose ES384 signs nothing else; SHA-256 otherwise.
+    fn default_digest(&self) -> DigestAlgorithm {
+        match &self.shape {
+            KeyShape::Ec { curve, .. } => curve.digest(),
+            KeyShape::Rsa { .. } => DigestAlgorithm::Sha256,
+        }
+    }
+
     fn certificates(&self) -> &[Certificate] {
         &self.certificates
     }

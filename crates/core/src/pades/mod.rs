@@ -94,6 +94,10 @@ impl<R: RawSigner> CadesSigner<R> {
 
 #[async_trait]
 impl<R: RawSigner> Signer for CadesSigner<R> {
+    fn default_digest(&self) -> DigestAlgorithm {
+        self.raw.default_digest()
+    }
+
     /// The exact length of the CMS built around a signature of `max_signature_len()` bytes, and
     /// a time-stamp token of [`CadesSigner::token_allowance`] bytes when time-stamping.
     ///

@@ -157,6 +157,12 @@ pub enum SignerError {
 /// Produces the CMS SignedData (DER) for a document digest.
 #[async_trait]
 pub trait Signer: Send + Sync {
+    /// The digest a seal uses when the caller chooses none: SHA-256, unless the key signs
+    /// only another (a Key Vault key on P-384 signs SHA-384 hashes only).
+    fn default_digest(&self) -> DigestAlgorithm {
+        DigestAlgorithm::Sha256
+    }
+
     /// An upper bound of the DER length of the CMS this signer returns for `algorithm`; the
     /// /Contents placeholder is sized from it (a dry run, not a guess, where the backend allows).
     fn estimated_cms_len(&self, algorithm: DigestAlgorithm) -> usize;
@@ -171,6 +177,11 @@ pub trait Signer: Send + Sync {
 /// Signs a hash with a private key that pdf-seal does not necessarily hold.
 #[async_trait]
 pub trait RawSigner: Send + Sync {
+    /// The digest a seal uses when the caller chooses none; see [`Signer::default_digest`].
+    fn default_digest(&self) -> DigestAlgorithm {
+        DigestAlgorithm::Sha256
+    }
+
     /// The signer certificate first, then the rest of its chain.
     fn certificates(&self) -> &[Certificate];
 
@@ -192,6 +203,10 @@ pub trait RawSigner: Send + Sync {
 /// [`crate::pades::CadesSigner`].
 #[async_trait]
 impl<T: RawSigner + ?Sized> RawSigner for Box<T> {
+    fn default_digest(&self) -> DigestAlgorithm {
+        (**self).default_digest()
+    }
+
     fn certificates(&self) -> &[Certificate] {
         (**self).certificates()
     }
