@@ -13,7 +13,11 @@ use support::key_vault::Mode;
 use support::key_vault_fixture::{TOKEN, Vault, describe, openssl, sample};
 use support::process;
 use support::server::Server;
+use support::trusted_signatures::{TestKey, TrustedSignaturesStandIn};
 use support::validators::Validators;
+
+/// The longest a seal through the service may take here.
+const SEAL_LIMIT: Duration = Duration::from_secs(60);
 
 /// The PKCS#12 password of the secrets tests.
 const P12_PASSWORD: &str = "p12-pass-5e1d";
@@ -196,5 +200,54 @@ fn wait_for_health(
             "health stayed {now}"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The Trusted Signatures rotation of DESIGN.md section 4, end to end: the key id and API key
+/// live in Key Vault; the administrator rotates them there and the service revokes the old key;
+/// the running service's next seal is refused with the old key, reads the vault again, and
+/// seals with the new one. No restart, and the default refresh schedule (5 min) plays no part.
+#[test]
+fn trusted_signatures_keys_rotated_in_the_vault_are_used_without_a_restart() {
+    let vault = Vault::start();
+    let (old, new) = (TestKey::random(), TestKey::random());
+    let ts_root = vault.path("ts-root.pem");
+    let service = TrustedSignaturesStandIn::start(&[&old, &new], &ts_root, 0);
+    vault.stand_in.set_secret("ts-key-id", &old.id, None);
+    vault.stand_in.set_secret("ts-api-key", &old.hex, None);
+    let mut command = vault.command(&[
+        ("PDF_SEAL_SIGNER", "trusted-signatures"),
+        ("PDF_SEAL_TS_URL", &service.base_url),
+        ("PDF_SEAL_TS_KEY_ID", "keyvault:ts-key-id"),
+        ("PDF_SEAL_TS_API_KEY", "keyvault:ts-api-key"),
+        ("PDF_SEAL_LOG_FORMAT", "json"),
+    ]);
+    command.args(["serve", "--bind", "127.0.0.1:0"]);
+    let server = Server::start(command, &vault.path("serve.log"));
+    let original = fs::read(sample()).unwrap();
+
+    let before = server.post_seal(original.clone(), SEAL_LIMIT).unwrap();
+    assert_eq!(before.status, 200, "{}", server.log_tail());
+    assert_eq!(service.requests_with(&old), 1);
+
+    vault.stand_in.set_secret("ts-key-id", &new.id, None);
+    vault.stand_in.set_secret("ts-api-key", &new.hex, None);
+    service.revoke(&old);
+    let after = server.post_seal(original, SEAL_LIMIT).unwrap();
+
+    assert_eq!(after.status, 200, "{}", server.log_tail());
+    assert_eq!(service.requests_with(&old), 2, "one refusal of the old key");
+    assert_eq!(service.requests_with(&new), 1, "one seal with the new key");
+    let sealed = vault.path("rotated.pdf");
+    fs::write(&sealed, &after.body).unwrap();
+    let verdict = Validators::find().validate(&sealed, &sample(), &[&ts_root]);
+    assert!(verdict.passed, "{}", verdict.report);
+    let log = server.log_text();
+    assert!(
+        log.contains(&new.id),
+        "the log names the key id in use:\n{log}"
+    );
+    for secret in [old.hex.as_str(), new.hex.as_str(), TOKEN] {
+        assert!(!log.contains(secret), "a secret in the log:\n{log}");
     }
 }

@@ -128,8 +128,9 @@ struct CellState {
     value: Secret,
     version: Option<String>,
     expires: Option<OffsetDateTime>,
-    /// When the last read was started.
-    last_attempt: OffsetDateTime,
+    /// When the last read after a rejection was started. Reads on the schedule do not count:
+    /// a value rotated just after one must still be read when a service refuses the old one.
+    last_rejection_read: Option<OffsetDateTime>,
     /// When a read last found a new value.
     last_change: Option<OffsetDateTime>,
     /// Since when reads fail, and the last failure's reason.
@@ -140,9 +141,9 @@ impl VaultSecret {
     /// Reads the secret again; true when the value changed.
     ///
     /// A caller that finds a read in flight waits for it and learns whether it changed the
-    /// value. After a rejection, a read within [`REJECTION_INTERVAL`] of the last one is not
-    /// made; the answer is then whether the value changed within that interval, since the
-    /// refused request may have used the value before it.
+    /// value. After a rejection: when the value changed within [`REJECTION_INTERVAL`], the
+    /// refused request may have used the value before it, so the answer is yes without a read;
+    /// otherwise the secret is read, unless another rejection read it within that interval.
     async fn refresh(&self, trigger: Trigger) -> bool {
         let before = self.state.lock().unwrap().value.clone();
         let _flight = match self.flight.try_lock() {
@@ -155,15 +156,23 @@ impl VaultSecret {
         if trigger == Trigger::Rejection {
             let now = (self.clock)();
             let state = self.state.lock().unwrap();
-            if now - state.last_attempt < REJECTION_INTERVAL {
-                return state
-                    .last_change
-                    .is_some_and(|changed| now - changed < REJECTION_INTERVAL);
+            let recent =
+                |at: Option<OffsetDateTime>| at.is_some_and(|at| now - at < REJECTION_INTERVAL);
+            // A value that changed just now may be newer than the one the refused request
+            // used: worth a retry without a read. Otherwise read, unless another rejection
+            // read a moment ago.
+            if recent(state.last_change) {
+                return true;
+            }
+            if recent(state.last_rejection_read) {
+                return false;
             }
         }
 
         let now = (self.clock)();
-        self.state.lock().unwrap().last_attempt = now;
+        if trigger == Trigger::Rejection {
+            self.state.lock().unwrap().last_rejection_read = Some(now);
+        }
         let fetched = self.source.fetch(&self.name, self.version.as_deref()).await;
 
         let mut state = self.state.lock().unwrap();
@@ -387,7 +396,7 @@ impl Secrets {
                 value: fetched.value,
                 version: fetched.version,
                 expires: fetched.expires,
-                last_attempt: now,
+                last_rejection_read: None,
                 last_change: None,
                 failing: None,
             }),

@@ -71,6 +71,7 @@ impl Vault {
             .env("SSL_CERT_FILE", self.path("root.pem"))
             .env_remove("SSL_CERT_DIR")
             .env("PDF_SEAL_STATE_DIR", self.path("state"))
+            .env("PDF_SEAL_DATA_DIR", self.path("data"))
             .env("PDF_SEAL_SIGNER", "azure-key-vault")
             .env(
                 "PDF_SEAL_KEY_VAULT_URL",
