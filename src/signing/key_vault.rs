@@ -15,9 +15,9 @@ use azure_security_keyvault_keys::models::{
 };
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use der::Decode as _;
-use der::asn1::{Any, ObjectIdentifier};
+use der::asn1::ObjectIdentifier;
 use pdf_seal_core::signer::local::RsaPadding;
-use pdf_seal_core::signer::{DigestAlgorithm, RawSigner, SignerError};
+use pdf_seal_core::signer::{DigestAlgorithm, RawSigner, SignerError, algorithm};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 
@@ -221,18 +221,9 @@ impl RawSigner for KeyVaultSigner {
     ) -> Result<AlgorithmIdentifierOwned, SignerError> {
         self.algorithm(digest)?;
         match (&self.shape, self.padding) {
-            (KeyShape::Rsa { .. }, RsaPadding::Pkcs1v15) => Ok(AlgorithmIdentifierOwned {
-                oid: rsa_pkcs1v15_oid(digest),
-                parameters: Some(Any::null()),
-            }),
-            (KeyShape::Rsa { .. }, RsaPadding::Pss) => Ok(AlgorithmIdentifierOwned {
-                oid: ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10"),
-                parameters: Some(pss_parameters(digest)?),
-            }),
-            (KeyShape::Ec { .. }, _) => Ok(AlgorithmIdentifierOwned {
-                oid: ecdsa_oid(digest),
-                parameters: None,
-            }),
+            (KeyShape::Rsa { .. }, RsaPadding::Pkcs1v15) => Ok(algorithm::rsa_pkcs1v15(digest)),
+            (KeyShape::Rsa { .. }, RsaPadding::Pss) => algorithm::rsa_pss(digest),
+            (KeyShape::Ec { .. }, _) => Ok(algorithm::ecdsa(digest)),
         }
     }
 
@@ -466,39 +457,6 @@ fn ecdsa_der(curve: Curve, raw: &[u8]) -> Result<Vec<u8>, SignerError> {
             .map(|s| s.to_der().as_bytes().to_vec())
             .map_err(|_| malformed()),
     }
-}
-
-/// `sha256WithRSAEncryption` and its siblings (RFC 4055 section 5).
-fn rsa_pkcs1v15_oid(digest: DigestAlgorithm) -> ObjectIdentifier {
-    match digest {
-        DigestAlgorithm::Sha256 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11"),
-        DigestAlgorithm::Sha384 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12"),
-        DigestAlgorithm::Sha512 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13"),
-    }
-}
-
-/// `ecdsa-with-SHA256` and its siblings (RFC 5758 section 3.2).
-fn ecdsa_oid(digest: DigestAlgorithm) -> ObjectIdentifier {
-    match digest {
-        DigestAlgorithm::Sha256 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
-        DigestAlgorithm::Sha384 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"),
-        DigestAlgorithm::Sha512 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4"),
-    }
-}
-
-/// RSASSA-PSS-params (RFC 4055 section 3.1) as Key Vault's PS256, PS384 and PS512 sign: the
-/// digest, MGF1 with the same digest, and a salt as long as the digest.
-fn pss_parameters(digest: DigestAlgorithm) -> Result<Any, SignerError> {
-    use rsa::pkcs1::RsaPssParams;
-
-    let salt = u8::try_from(digest.output_len()).expect("digests are at most 64 bytes");
-    let params = match digest {
-        DigestAlgorithm::Sha256 => RsaPssParams::new::<sha2::Sha256>(salt),
-        DigestAlgorithm::Sha384 => RsaPssParams::new::<sha2::Sha384>(salt),
-        DigestAlgorithm::Sha512 => RsaPssParams::new::<sha2::Sha512>(salt),
-    };
-    Any::encode_from(&params)
-        .map_err(|e| SignerError::Failed(format!("cannot encode the PSS parameters: {e}")))
 }
 
 fn remote(variable: &str, reason: String) -> SignerSetupError {

@@ -8,7 +8,7 @@
 use der::asn1::{Any, ObjectIdentifier, UintRef};
 use der::{Decode, Encode};
 use pdf_seal_core::signer::local::RsaPadding;
-use pdf_seal_core::signer::{DigestAlgorithm, SignerError};
+use pdf_seal_core::signer::{DigestAlgorithm, SignerError, algorithm};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 
@@ -16,9 +16,7 @@ use x509_cert::Certificate;
 /// separately.
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// `id-RSASSA-PSS` (RFC 4055 section 3.1).
-const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
-/// `id-mgf1` (RFC 8017 appendix B.2.1).
-const ID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
+const RSASSA_PSS: ObjectIdentifier = algorithm::ID_RSASSA_PSS;
 /// `id-ecPublicKey` (RFC 5480 section 2.1.1), which some services list as a `signAlgo`.
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// `secp256r1` (RFC 5480 section 2.1.1.1).
@@ -117,11 +115,11 @@ impl SignAlgo {
                 parameters: Some(Any::from_der(params).expect("the PSS parameters are DER")),
             },
             (KeyKind::Rsa { .. }, None) => AlgorithmIdentifierOwned {
-                oid: rsa_pkcs1v15_oid(digest),
+                oid: algorithm::rsa_pkcs1v15_oid(digest),
                 parameters: Some(Any::null()),
             },
             (KeyKind::P256 | KeyKind::P384, _) => AlgorithmIdentifierOwned {
-                oid: ecdsa_oid(digest),
+                oid: algorithm::ecdsa_oid(digest),
                 parameters: None,
             },
         }
@@ -154,8 +152,8 @@ pub fn choose(
                 )),
             };
         }
-        KeyKind::Rsa { .. } => (rsa_pkcs1v15_oid(digest), RSA_ENCRYPTION),
-        KeyKind::P256 | KeyKind::P384 => (ecdsa_oid(digest), EC_PUBLIC_KEY),
+        KeyKind::Rsa { .. } => (algorithm::rsa_pkcs1v15_oid(digest), RSA_ENCRYPTION),
+        KeyKind::P256 | KeyKind::P384 => (algorithm::ecdsa_oid(digest), EC_PUBLIC_KEY),
     };
     if let Some(sign_algo) = [combined, bare]
         .into_iter()
@@ -189,44 +187,15 @@ fn list(offered: &[ObjectIdentifier]) -> String {
     }
 }
 
-/// The DER of RSASSA-PSS-params for `digest` (RFC 4055 section 3.1): the hash, MGF1 with the
-/// same hash, a salt as long as the hash, the default trailer field left out. Each hash
-/// identifier carries NULL parameters, as RFC 4055's `sha256Identifier` does.
-///
-/// ```text
-/// RSASSA-PSS-params ::= SEQUENCE {
-///     hashAlgorithm      [0] HashAlgorithm DEFAULT sha1Identifier,
-///     maskGenAlgorithm   [1] MaskGenAlgorithm DEFAULT mgf1SHA1Identifier,
-///     saltLength         [2] INTEGER DEFAULT 20,
-///     trailerField       [3] INTEGER DEFAULT 1 }
-/// ```
-///
-/// The explicit tags are written by hand (every length is fixed and under 128), so that the
-/// root crate needs neither the `rsa` crate nor der's derive for one structure.
+/// The DER of RSASSA-PSS-params for `digest`, as `signAlgoParams` carries it.
 fn pss_parameters(digest: DigestAlgorithm) -> Vec<u8> {
-    let hash = AlgorithmIdentifierOwned {
-        oid: digest.oid(),
-        parameters: Some(Any::null()),
-    }
-    .to_der()
-    .expect("an algorithm identifier encodes");
-    let mgf1 = AlgorithmIdentifierOwned {
-        oid: ID_MGF1,
-        parameters: Some(Any::from_der(&hash).expect("the hash identifier is DER")),
-    }
-    .to_der()
-    .expect("an algorithm identifier encodes");
-    let salt = u8::try_from(digest.output_len()).expect("digests are at most 64 bytes");
-
-    let mut content = Vec::new();
-    for (tag, inner) in [(0xa0, hash), (0xa1, mgf1), (0xa2, vec![0x02, 0x01, salt])] {
-        content.push(tag);
-        content.push(u8::try_from(inner.len()).expect("under 128 bytes"));
-        content.extend_from_slice(&inner);
-    }
-    let mut params = vec![0x30, u8::try_from(content.len()).expect("under 128 bytes")];
-    params.extend_from_slice(&content);
-    params
+    algorithm::pss_parameters(digest)
+        .and_then(|params| {
+            params
+                .to_der()
+                .map_err(|e| SignerError::Failed(e.to_string()))
+        })
+        .expect("the PSS parameters of a known digest encode")
 }
 
 /// The signature value as CMS wants it: RSA as it came; ECDSA as a DER `ECDSA-Sig-Value`
@@ -263,22 +232,6 @@ pub fn normalise_signature(key: KeyKind, signature: Vec<u8>) -> Result<Vec<u8>, 
                 .map_err(|_| invalid("P-384"))?;
             Ok(parsed.to_der().as_bytes().to_vec())
         }
-    }
-}
-
-fn rsa_pkcs1v15_oid(digest: DigestAlgorithm) -> ObjectIdentifier {
-    match digest {
-        DigestAlgorithm::Sha256 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11"),
-        DigestAlgorithm::Sha384 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12"),
-        DigestAlgorithm::Sha512 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13"),
-    }
-}
-
-fn ecdsa_oid(digest: DigestAlgorithm) -> ObjectIdentifier {
-    match digest {
-        DigestAlgorithm::Sha256 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
-        DigestAlgorithm::Sha384 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"),
-        DigestAlgorithm::Sha512 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4"),
     }
 }
 
@@ -334,20 +287,6 @@ mod tests {
 
         let refused = choose(rsa, RsaPadding::Pss, DigestAlgorithm::Sha256, &[SHA256_RSA]);
         assert!(refused.unwrap_err().contains("RSASSA-PSS"));
-    }
-
-    #[test]
-    fn pss_parameters_for_sha256_are_the_well_known_der() {
-        // SHA-256, MGF1 with SHA-256, salt 32: the encoding OpenSSL writes for
-        // `-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32`.
-        let expected = "3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108\
-                        300d06096086480165030402010500a203020120";
-        assert_eq!(
-            hex::encode(pss_parameters(DigestAlgorithm::Sha256)),
-            expected
-        );
-        let sha512 = pss_parameters(DigestAlgorithm::Sha512);
-        assert_eq!(&sha512[sha512.len() - 3..], &[0x02, 0x01, 64]);
     }
 
     #[test]

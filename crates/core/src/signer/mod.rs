@@ -7,6 +7,7 @@
 //!
 //! Either way only a digest leaves the process.
 
+pub mod algorithm;
 pub mod dev;
 pub mod local;
 

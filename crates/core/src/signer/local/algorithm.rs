@@ -1,17 +1,11 @@
 //! The CMS `signatureAlgorithm` identifiers of the local signer's keys.
 
-use der::asn1::{Any, AnyRef, ObjectIdentifier};
-use rsa::pkcs1::RsaPssParams;
-use sha2::{Sha256, Sha384, Sha512};
 use spki::AlgorithmIdentifierOwned;
 
 use super::RsaPadding;
 use super::key::PrivateKey;
+use crate::signer::algorithm::{ecdsa, rsa_pkcs1v15, rsa_pss};
 use crate::signer::{DigestAlgorithm, SignerError};
-
-/// `id-RSASSA-PSS` (RFC 4055 section 3.1).
-pub(super) const ID_RSASSA_PSS: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 
 /// The identifier of a signature by `key` with `padding` over a hash made with `digest`.
 ///
@@ -28,53 +22,8 @@ pub(super) fn signature_algorithm(
     digest: DigestAlgorithm,
 ) -> Result<AlgorithmIdentifierOwned, SignerError> {
     match (key, padding) {
-        (PrivateKey::Rsa { .. }, RsaPadding::Pkcs1v15) => Ok(AlgorithmIdentifierOwned {
-            oid: rsa_pkcs1v15_oid(digest),
-            parameters: Some(Any::null()),
-        }),
-        (PrivateKey::Rsa { .. }, RsaPadding::Pss) => Ok(AlgorithmIdentifierOwned {
-            oid: ID_RSASSA_PSS,
-            parameters: Some(pss_parameters(digest)?),
-        }),
-        (PrivateKey::P256(_) | PrivateKey::P384(_), _) => Ok(AlgorithmIdentifierOwned {
-            oid: ecdsa_oid(digest),
-            parameters: None,
-        }),
+        (PrivateKey::Rsa { .. }, RsaPadding::Pkcs1v15) => Ok(rsa_pkcs1v15(digest)),
+        (PrivateKey::Rsa { .. }, RsaPadding::Pss) => rsa_pss(digest),
+        (PrivateKey::P256(_) | PrivateKey::P384(_), _) => Ok(ecdsa(digest)),
     }
-}
-
-fn rsa_pkcs1v15_oid(digest: DigestAlgorithm) -> ObjectIdentifier {
-    match digest {
-        DigestAlgorithm::Sha256 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11"),
-        DigestAlgorithm::Sha384 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12"),
-        DigestAlgorithm::Sha512 => ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13"),
-    }
-}
-
-fn ecdsa_oid(digest: DigestAlgorithm) -> ObjectIdentifier {
-    match digest {
-        DigestAlgorithm::Sha256 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
-        DigestAlgorithm::Sha384 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"),
-        DigestAlgorithm::Sha512 => ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4"),
-    }
-}
-
-/// RSASSA-PSS-params for `digest` (RFC 4055 section 3.1):
-///
-/// ```text
-/// RSASSA-PSS-params ::= SEQUENCE {
-///     hashAlgorithm      [0] HashAlgorithm DEFAULT sha1Identifier,
-///     maskGenAlgorithm   [1] MaskGenAlgorithm DEFAULT mgf1SHA1Identifier,
-///     saltLength         [2] INTEGER DEFAULT 20,
-///     trailerField       [3] INTEGER DEFAULT 1 }
-/// ```
-fn pss_parameters(digest: DigestAlgorithm) -> Result<Any, SignerError> {
-    let salt_len = u8::try_from(digest.output_len()).expect("digests are at most 64 bytes");
-    let params: RsaPssParams<AnyRef<'static>> = match digest {
-        DigestAlgorithm::Sha256 => RsaPssParams::new::<Sha256>(salt_len),
-        DigestAlgorithm::Sha384 => RsaPssParams::new::<Sha384>(salt_len),
-        DigestAlgorithm::Sha512 => RsaPssParams::new::<Sha512>(salt_len),
-    };
-    Any::encode_from(&params)
-        .map_err(|e| SignerError::Failed(format!("cannot encode the PSS parameters: {e}")))
 }

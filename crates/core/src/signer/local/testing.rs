@@ -254,7 +254,7 @@ pub(crate) fn verify_signature(
 
     let spki = certificate.tbs_certificate().subject_public_key_info();
     let spki_der = spki.to_der().map_err(|e| e.to_string())?;
-    let pss = algorithm.oid == super::algorithm::ID_RSASSA_PSS;
+    let pss = algorithm.oid == crate::signer::algorithm::ID_RSASSA_PSS;
 
     if let Ok(public) = rsa::PublicKey::from_public_key_der(&spki_der) {
         let result = match (pss, digest) {
