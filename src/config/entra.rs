@@ -6,6 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::limits::read_number;
+use super::service_url::{Query, parse_service_url};
 use super::{ConfigError, Environment};
 
 pub const TENANT_ID_VARIABLE: &str = "PDF_SEAL_ENTRA_TENANT_ID";
@@ -248,35 +249,15 @@ fn default_metadata_url(tenant_id: &str) -> Url {
     Url::parse(&text).expect("a GUID makes a valid URL")
 }
 
-/// An `https` URL, or `http` to a loopback host (tests, a local provider).
+/// An `https` URL, or `http` to a loopback host (tests, a local provider); a query is allowed
+/// (Entra's app-specific keys are asked for with `?appid=`).
 fn parse_metadata_url(text: &str) -> Result<Url, ConfigError> {
-    let invalid = |why: &str| {
-        ConfigError::new(
-            METADATA_URL_VARIABLE,
-            format!("{why}; expected the https URL of an OpenID configuration, found {text:?}"),
-        )
-    };
-    let url = Url::parse(text.trim()).map_err(|_| invalid("not an absolute URL"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback_url(&url) => {}
-        "http" => return Err(invalid("plain http is accepted only for a loopback host")),
-        _ => return Err(invalid("the scheme is not https")),
-    }
-    if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("the URL has no host, or has user information"));
-    }
-    Ok(url)
-}
-
-/// True when `url`'s host is `localhost` or a loopback address.
-pub fn is_loopback_url(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(address)) => address.is_loopback(),
-        Some(url::Host::Ipv6(address)) => address.is_loopback(),
-        None => false,
-    }
+    parse_service_url(
+        METADATA_URL_VARIABLE,
+        text,
+        "the https URL of an OpenID configuration",
+        Query::Allowed,
+    )
 }
 
 #[cfg(test)]

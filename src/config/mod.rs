@@ -16,6 +16,7 @@ pub mod limits;
 pub mod log;
 pub mod network;
 pub mod secret;
+pub mod service_url;
 pub mod signer;
 pub mod storage;
 

@@ -23,7 +23,7 @@ use self::algorithm::KeyKind;
 use self::protocol::{AuthMode, CredentialInfo};
 use self::service::{CallError, Service, TokenError, TokenSource};
 use super::SignerSetupError;
-use crate::config::entra::is_loopback_url;
+use crate::config::service_url::is_loopback_url;
 use crate::config::signer::csc::{
     CLIENT_ID, CLIENT_SECRET, CREDENTIAL_ID, CscSettings, CscVersion, PIN, TOKEN_URL, URL, VERSION,
 };

@@ -90,7 +90,7 @@ impl HttpTimeStamper {
                     .connect_timeout(settings.timeout)
                     .redirect(reqwest::redirect::Policy::none())
                     .user_agent(concat!("pdf-seal/", env!("CARGO_PKG_VERSION")));
-                if crate::config::entra::is_loopback_url(url) {
+                if crate::config::service_url::is_loopback_url(url) {
                     builder = builder.no_proxy();
                 }
                 let name = display_name(url);

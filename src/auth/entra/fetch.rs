@@ -16,7 +16,7 @@ use url::Url;
 
 use super::jwks::{self, KeySet};
 use super::key_cache::KeySource;
-use crate::config::entra::is_loopback_url;
+use crate::config::service_url::is_loopback_url;
 
 /// The longest one HTTP request to the provider may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::config::entra::is_loopback_url;
 use crate::config::limits::read_number;
+use crate::config::service_url::{Query, parse_service_url};
 use crate::config::{ConfigError, Environment, SecretSetting};
 
 /// `PDF_SEAL_CSC_URL`: the service's base URL, before `/csc/v1` or `/csc/v2`.
@@ -154,22 +154,7 @@ fn required(env: &Environment, variable: &str) -> Result<String, ConfigError> {
 /// An `https` URL, or `http` to a loopback host (tests, a local trust service); no user
 /// information, query or fragment.
 fn parse_url(variable: &str, text: &str, what: &str) -> Result<Url, ConfigError> {
-    let invalid =
-        |why: &str| ConfigError::new(variable, format!("{why}; expected {what}, found {text:?}"));
-    let url = Url::parse(text.trim()).map_err(|_| invalid("not an absolute URL"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback_url(&url) => {}
-        "http" => return Err(invalid("plain http is accepted only for a loopback host")),
-        _ => return Err(invalid("the scheme is not https")),
-    }
-    if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("the URL has no host, or has user information"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("the URL has a query or a fragment"));
-    }
-    Ok(url)
+    parse_service_url(variable, text, what, Query::Refused)
 }
 
 fn with_trailing_slash(mut url: Url) -> Url {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::config::entra::is_loopback_url;
 use crate::config::limits::read_number;
+use crate::config::service_url::{Query, parse_service_url};
 use crate::config::{ConfigError, Environment, SecretSetting};
 
 pub const URL: &str = "PDF_SEAL_TS_URL";
@@ -192,26 +192,8 @@ pub fn check_api_key(text: &str) -> Result<Vec<u8>, String> {
 
 /// An `https` URL, or `http` to a loopback host (tests, a local stand-in); no query, no user.
 fn parse_url(text: &str) -> Result<Url, ConfigError> {
-    let invalid = |why: &str| {
-        ConfigError::new(
-            URL,
-            format!("{why}; expected the API's base URL, such as {DEFAULT_URL}, found {text:?}"),
-        )
-    };
-    let url = Url::parse(text.trim()).map_err(|_| invalid("not an absolute URL"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback_url(&url) => {}
-        "http" => return Err(invalid("plain http is accepted only for a loopback host")),
-        _ => return Err(invalid("the scheme is not https")),
-    }
-    let user = !url.username().is_empty() || url.password().is_some();
-    if url.host().is_none() || user || url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(
-            "the URL has no host, or has user information, a query or a fragment",
-        ));
-    }
-    Ok(url)
+    let what = format!("the API's base URL, such as {DEFAULT_URL}");
+    parse_service_url(URL, text, &what, Query::Refused)
 }
 
 fn parse_bool(variable: &str, text: &str) -> Result<bool, ConfigError> {
