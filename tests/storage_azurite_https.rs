@@ -10,7 +10,6 @@
 mod support;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -23,6 +22,7 @@ use pdf_seal::jobs::{JobId, JobRecord, JobRequest};
 use pdf_seal::storage::azure;
 use pdf_seal::storage::{BlobPath, Created};
 use support::azurite::Azurite;
+use support::fake_az;
 use support::process;
 use tempfile::TempDir;
 use time::OffsetDateTime;
@@ -246,18 +246,5 @@ fn write_fake_az(dir: &Path) {
         URL_SAFE_NO_PAD.encode(claims),
         URL_SAFE_NO_PAD.encode("not checked")
     );
-    let answer = format!(
-        r#"{{"accessToken":"{token}","expires_on":{},"tokenType":"Bearer"}}"#,
-        now + 3600
-    );
-    let script = format!(
-        "#!/bin/sh\necho \"$*\" >> '{}'\ncat <<'EOF'\n{answer}\nEOF\n",
-        dir.join("az-args").display()
-    );
-
-    let bin = dir.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    let az = bin.join("az");
-    fs::write(&az, script).unwrap();
-    fs::set_permissions(&az, fs::Permissions::from_mode(0o755)).unwrap();
+    fake_az::write(dir, &[], &token);
 }

@@ -4,13 +4,13 @@
 //! through `SSL_CERT_FILE`.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::fake_az;
 use super::fixture::binary;
 use super::key_vault::KeyVaultStandIn;
 use super::process::{self, Finished};
@@ -230,23 +230,8 @@ pub fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// An `az` that records its arguments and prints [`TOKEN`] when asked for the vault's scope,
-/// another token otherwise (which the stand-in refuses).
+/// An `az` that prints [`TOKEN`] when asked for the vault's scope, another token otherwise
+/// (which the stand-in refuses).
 fn write_fake_az(dir: &Path) {
-    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
-    let answer = |token: &str| {
-        format!(r#"{{"accessToken":"{token}","expires_on":{expires},"tokenType":"Bearer"}}"#)
-    };
-    let script = format!(
-        "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$*\" in\n*'{SCOPE}'*) cat <<'EOF'\n{}\nEOF\n;;\n\
-         *) cat <<'EOF'\n{}\nEOF\n;;\nesac\n",
-        dir.join("az-args").display(),
-        answer(TOKEN),
-        answer("a-token-for-another-scope"),
-    );
-    let bin = dir.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    let az = bin.join("az");
-    fs::write(&az, script).unwrap();
-    fs::set_permissions(&az, fs::Permissions::from_mode(0o755)).unwrap();
+    fake_az::write(dir, &[(SCOPE, TOKEN)], "a-token-for-another-scope");
 }

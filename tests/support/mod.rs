@@ -12,6 +12,7 @@ pub mod azurite;
 pub mod certomancer;
 pub mod csc_v2;
 pub mod egress;
+pub mod fake_az;
 pub mod fixture;
 pub mod job_scenarios;
 pub mod jobs;
