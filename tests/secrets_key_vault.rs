@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::key_vault::Mode;
-use support::key_vault_fixture::{TOKEN, Vault, describe, openssl, sample};
-use support::process;
+use support::key_vault_fixture::{TOKEN, Vault, describe, sample};
+use support::process::{self, openssl};
 use support::server::Server;
 use support::trusted_signatures::{TestKey, TrustedSignaturesStandIn};
 use support::validators::Validators;

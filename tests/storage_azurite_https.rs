@@ -211,16 +211,7 @@ fn make_certificates(dir: &Path) {
         ],
     ];
     for args in steps {
-        let ran = process::run(
-            Command::new("openssl").args(args).current_dir(dir),
-            Duration::from_secs(30),
-        );
-        assert_eq!(
-            ran.code(),
-            Some(0),
-            "openssl {args:?}: {}",
-            ran.stderr_text()
-        );
+        process::openssl(dir, args);
     }
 }
 

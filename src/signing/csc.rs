@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use pdf_seal_core::signer::local::RsaPadding;
-use pdf_seal_core::signer::{DigestAlgorithm, RawSigner, SignerError};
+use pdf_seal_core::signer::{DigestAlgorithm, RawSigner, SignerError, check_hash_len};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 
@@ -199,13 +199,7 @@ impl RawSigner for CscSigner {
         digest: DigestAlgorithm,
         hash: &[u8],
     ) -> Result<Vec<u8>, SignerError> {
-        if hash.len() != digest.output_len() {
-            return Err(SignerError::Failed(format!(
-                "a {digest} hash is {} bytes long, not {}",
-                digest.output_len(),
-                hash.len()
-            )));
-        }
+        check_hash_len(digest, hash)?;
         let algo = algorithm::choose(self.key, self.padding, digest, &self.algorithms)
             .map_err(SignerError::Unsupported)?;
 

@@ -17,7 +17,7 @@ use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use der::Decode as _;
 use der::asn1::ObjectIdentifier;
 use pdf_seal_core::signer::local::RsaPadding;
-use pdf_seal_core::signer::{DigestAlgorithm, RawSigner, SignerError, algorithm};
+use pdf_seal_core::signer::{DigestAlgorithm, RawSigner, SignerError, algorithm, check_hash_len};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 
@@ -241,13 +241,7 @@ impl RawSigner for KeyVaultSigner {
         hash: &[u8],
     ) -> Result<Vec<u8>, SignerError> {
         let algorithm = self.algorithm(digest)?;
-        if hash.len() != digest.output_len() {
-            return Err(SignerError::Failed(format!(
-                "a {digest} hash is {} bytes long, not {}",
-                digest.output_len(),
-                hash.len()
-            )));
-        }
+        check_hash_len(digest, hash)?;
         let parameters = SignParameters {
             algorithm: Some(algorithm),
             value: Some(hash.to_vec()),

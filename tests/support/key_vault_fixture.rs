@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use super::fake_az;
 use super::fixture::binary;
 use super::key_vault::KeyVaultStandIn;
-use super::process::{self, Finished};
+use super::process::{self, Finished, openssl};
 
 /// The token the fake `az` prints when asked for the vault's scope.
 pub const TOKEN: &str = "kv-test-token-7f3a";
@@ -215,19 +215,6 @@ fn make_pki(dir: &Path) {
             ],
         );
     }
-}
-
-pub fn openssl(dir: &Path, args: &[&str]) {
-    let ran = process::run(
-        Command::new("openssl").args(args).current_dir(dir),
-        Duration::from_secs(60),
-    );
-    assert_eq!(
-        ran.code(),
-        Some(0),
-        "openssl {args:?}: {}",
-        ran.stderr_text()
-    );
 }
 
 /// An `az` that prints [`TOKEN`] when asked for the vault's scope, another token otherwise

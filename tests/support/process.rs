@@ -1,6 +1,7 @@
 //! Running a command with a deadline, so that a hang fails one check instead of the whole run.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -144,5 +145,19 @@ fn a_command_past_its_deadline_is_killed() {
         ran.elapsed < Duration::from_secs(5),
         "killed only after {:?}",
         ran.elapsed
+    );
+}
+
+/// Runs `openssl` with `args` in `dir`, for the test PKIs, and asserts that it succeeded.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let ran = run(
+        Command::new("openssl").args(args).current_dir(dir),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        ran.code(),
+        Some(0),
+        "openssl {args:?}: {}",
+        ran.stderr_text()
     );
 }

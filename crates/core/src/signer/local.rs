@@ -23,7 +23,7 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 
 use self::key::PrivateKey;
-use super::{DigestAlgorithm, RawSigner, SignerError};
+use super::{DigestAlgorithm, RawSigner, SignerError, check_hash_len};
 
 /// The RSA signature scheme: PKCS#1 v1.5 (the default) or PSS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -127,13 +127,7 @@ impl RawSigner for LocalSigner {
         digest: DigestAlgorithm,
         hash: &[u8],
     ) -> Result<Vec<u8>, SignerError> {
-        if hash.len() != digest.output_len() {
-            return Err(SignerError::Failed(format!(
-                "a {digest} hash is {} bytes long, not {}",
-                digest.output_len(),
-                hash.len()
-            )));
-        }
+        check_hash_len(digest, hash)?;
         self.key.sign(self.padding, digest, hash)
     }
 }

@@ -128,6 +128,18 @@ pub struct DocumentDigest {
     pub value: Vec<u8>,
 }
 
+/// Refuses a `hash` whose length is not that of `digest`, before it goes to a key.
+pub fn check_hash_len(digest: DigestAlgorithm, hash: &[u8]) -> Result<(), SignerError> {
+    if hash.len() == digest.output_len() {
+        return Ok(());
+    }
+    Err(SignerError::Failed(format!(
+        "a {digest} hash is {} bytes long, not {}",
+        digest.output_len(),
+        hash.len()
+    )))
+}
+
 /// Why a signer could not sign.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
