@@ -26,6 +26,9 @@ const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// The largest answer read, in bytes: a certificate chain fits many times over.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// The longest a token is kept, whatever its `expires_in` says.
+const MAX_TOKEN_LIFE: Duration = Duration::from_secs(24 * 3600);
+
 /// A token is renewed when less than this is left of its life (or a tenth of it, if shorter).
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 /// How long a token without `expires_in` is kept.
@@ -189,8 +192,11 @@ impl TokenSource {
             return Ok(token.clone());
         }
         let (token, life) = self.fetch().await?;
+        // A token endpoint may announce any lifetime; a day is plenty and keeps the arithmetic
+        // of the instant in range.
+        let life = life.min(MAX_TOKEN_LIFE);
         let margin = RENEW_BEFORE_EXPIRY.min(life / 10);
-        *cached = Some((token.clone(), Instant::now() + life - margin));
+        *cached = Some((token.clone(), Instant::now() + (life - margin)));
         Ok(token)
     }
 

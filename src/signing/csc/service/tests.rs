@@ -152,6 +152,19 @@ async fn a_token_is_reused_while_it_lives_and_renewed_once_forgotten() {
 }
 
 #[tokio::test]
+async fn a_token_that_claims_to_live_for_ever_is_kept_a_day_without_overflow() {
+    let (url, requests) = token_endpoint("s", u64::MAX).await;
+    let (secret, _) = secret("s", None);
+    let tokens = source(url, secret);
+
+    let first = tokens.token().await.unwrap();
+    let again = tokens.token().await.unwrap();
+
+    assert_eq!((first.expose(), again.expose()), ("token-0", "token-0"));
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn a_token_that_expires_at_once_is_not_reused() {
     let (url, requests) = token_endpoint("s", 0).await;
     let (secret, _) = secret("s", None);
