@@ -68,6 +68,7 @@ pub enum ProblemType {
     SigningServiceUnavailable,
     SigningServiceRefused,
     TimestampUnavailable,
+    SigningServiceFailed,
     Internal,
 }
 
@@ -107,12 +108,13 @@ impl ProblemType {
             Self::SigningServiceUnavailable => "/problems/signing-service-unavailable",
             Self::SigningServiceRefused => "/problems/signing-service-refused",
             Self::TimestampUnavailable => "/problems/timestamp-unavailable",
+            Self::SigningServiceFailed => "/problems/signing-service-failed",
             Self::Internal => "/problems/internal-error",
         }
     }
 
     /// Every problem type, for lookups by slug.
-    pub const ALL: [Self; 33] = [
+    pub const ALL: [Self; 34] = [
         Self::NotPdf,
         Self::InvalidBase64,
         Self::InvalidRequest,
@@ -145,6 +147,7 @@ impl ProblemType {
         Self::SigningServiceUnavailable,
         Self::SigningServiceRefused,
         Self::TimestampUnavailable,
+        Self::SigningServiceFailed,
         Self::Internal,
     ];
 
@@ -186,7 +189,7 @@ impl ProblemType {
             Self::IdentityProviderUnavailable
             | Self::SigningServiceUnavailable
             | Self::TimestampUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::SigningServiceRefused => StatusCode::BAD_GATEWAY,
+            Self::SigningServiceRefused | Self::SigningServiceFailed => StatusCode::BAD_GATEWAY,
             Self::StorageFailed => StatusCode::BAD_GATEWAY,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -232,6 +235,7 @@ impl ProblemType {
             Self::SigningServiceUnavailable => "Signing service unavailable",
             Self::SigningServiceRefused => "Signing service refused the request",
             Self::TimestampUnavailable => "Time-stamp authority unavailable",
+            Self::SigningServiceFailed => "Signing service failed",
             Self::Internal => "Internal error",
         }
     }
@@ -345,6 +349,7 @@ impl ProblemType {
             ErrorKind::Signer
             | ErrorKind::SignerUnavailable
             | ErrorKind::SignerRefused
+            | ErrorKind::SignerBadAnswer
             | ErrorKind::Timestamp
             | ErrorKind::Io => None,
         }
@@ -364,6 +369,12 @@ impl From<SealError> for ApiError {
             ErrorKind::SignerRefused => {
                 let detail = SIGNING_SERVICE_REFUSED_DETAIL;
                 Self::with_cause(ProblemType::SigningServiceRefused, detail, error)
+            }
+            ErrorKind::SignerBadAnswer => {
+                let detail = "the signing service answered with a signature that cannot be \
+                              used (it does not verify, or signs something else), so nothing \
+                              was sealed; the log has the details";
+                Self::with_cause(ProblemType::SigningServiceFailed, detail, error)
             }
             // The authorities' answers name their hosts: the log has them.
             ErrorKind::Timestamp => {

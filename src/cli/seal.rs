@@ -121,9 +121,11 @@ pub fn run(args: SealArgs) -> Result<(), CliError> {
 /// a failure (exit code 1).
 fn refusal_or_failure(error: SealError) -> CliError {
     match error.kind() {
-        ErrorKind::Signer | ErrorKind::SignerUnavailable | ErrorKind::Timestamp | ErrorKind::Io => {
-            CliError::Failed(error.into())
-        }
+        ErrorKind::Signer
+        | ErrorKind::SignerUnavailable
+        | ErrorKind::SignerBadAnswer
+        | ErrorKind::Timestamp
+        | ErrorKind::Io => CliError::Failed(error.into()),
         // The signing service refused the configured credentials: a setting to fix.
         ErrorKind::SignerRefused
         | ErrorKind::NotPdf

@@ -43,7 +43,11 @@ impl SecretSetting {
         let Some(value) = env.get_non_empty(variable)? else {
             return Ok(None);
         };
-        if value.trim_start().starts_with(PLATFORM_REFERENCE_PREFIX) {
+        let start = value.trim_start();
+        let prefix = start
+            .get(..PLATFORM_REFERENCE_PREFIX.len())
+            .unwrap_or_default();
+        if prefix.eq_ignore_ascii_case(PLATFORM_REFERENCE_PREFIX) {
             return Err(ConfigError::new(
                 variable,
                 "holds a Key Vault reference that the platform did not resolve: check that the \
@@ -80,7 +84,8 @@ fn parse_reference(text: &str) -> Result<SecretReference, String> {
         });
     }
     let url = url::Url::parse(text).map_err(|e| format!("{KEY_VAULT_PREFIX}{text}: {e}"))?;
-    if url.scheme() != "https" || url.query().is_some() {
+    let extras = url.query().is_some() || url.fragment().is_some();
+    if url.scheme() != "https" || extras || !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
             "{KEY_VAULT_PREFIX}{text}: expected https://VAULT/secrets/NAME[/VERSION]"
         ));
@@ -184,6 +189,9 @@ mod tests {
             "keyvault:no spaces",
             "keyvault:http://seal.vault.azure.net/secrets/x",
             "keyvault:https://seal.vault.azure.net/keys/x",
+            "keyvault:https://user:pw@seal.vault.azure.net/secrets/x",
+            "keyvault:https://seal.vault.azure.net/secrets/x#part",
+            "@microsoft.keyvault(SecretUri=https://seal.vault.azure.net/secrets/x/)",
             "@Microsoft.KeyVault(SecretUri=https://seal.vault.azure.net/secrets/x/)",
         ] {
             let error = read(value).unwrap_err();

@@ -5,6 +5,10 @@ use url::Url;
 
 use super::ConfigError;
 
+/// The longest service URL accepted, in bytes; longer ones are mistakes that would fail every
+/// request later, far from their cause.
+pub const MAX_URL_LEN: usize = 2048;
+
 /// Whether a service URL may carry a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query {
@@ -21,6 +25,15 @@ pub fn parse_service_url(
     what: &str,
     query: Query,
 ) -> Result<Url, ConfigError> {
+    if text.len() > MAX_URL_LEN {
+        return Err(ConfigError::new(
+            variable,
+            format!(
+                "{} characters is too long for a URL (at most {MAX_URL_LEN})",
+                text.len()
+            ),
+        ));
+    }
     let invalid =
         |why: &str| ConfigError::new(variable, format!("{why}; expected {what}, found {text:?}"));
     let url = Url::parse(text.trim()).map_err(|_| invalid("not an absolute URL"))?;
@@ -76,5 +89,15 @@ mod tests {
         assert!(parse("https://sign.example/#part", Query::Allowed).is_err());
         assert!(parse("https://sign.example/?appid=1", Query::Refused).is_err());
         assert!(parse("https://sign.example/?appid=1", Query::Allowed).is_ok());
+    }
+
+    #[test]
+    fn an_overlong_url_is_refused_without_repeating_it() {
+        let long = format!("https://sign.example/{}", "a".repeat(MAX_URL_LEN));
+
+        let error = parse(&long, Query::Refused).unwrap_err();
+
+        assert!(error.reason.contains("too long"), "{error}");
+        assert!(error.reason.len() < 200, "{error}");
     }
 }

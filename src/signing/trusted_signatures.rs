@@ -141,11 +141,10 @@ impl TrustedSignaturesSigner {
 
     /// Checks the CMS received for `digest` and learns its size and chain.
     fn accept(&self, cms: Vec<u8>, digest: &DocumentDigest) -> Result<Vec<u8>, SignerError> {
-        let summary = inspect_signed_data(&cms).map_err(|e| {
-            SignerError::Failed(format!("the signing service's answer is unusable: {e}"))
-        })?;
+        let summary =
+            inspect_signed_data(&cms).map_err(|e| SignerError::BadAnswer(e.to_string()))?;
         if summary.message_digest != digest.value {
-            return Err(SignerError::Failed(format!(
+            return Err(SignerError::BadAnswer(format!(
                 "the signing service signed another digest ({}) than the one sent ({}); the \
                  signature was not used",
                 hex::encode(&summary.message_digest),
@@ -265,10 +264,24 @@ mod tests {
         let garbage = signer.accept(b"not a cms".to_vec(), &digest(&[1; 32]));
 
         assert!(other.to_string().contains("another digest"), "{other}");
-        assert!(matches!(garbage, Err(SignerError::Failed(_))));
+        assert!(matches!(other, SignerError::BadAnswer(_)), "{other}");
+        assert!(matches!(garbage, Err(SignerError::BadAnswer(_))));
         assert!(signer.certificates().is_empty());
         let estimate = signer.estimated_cms_len(DigestAlgorithm::Sha256);
         assert_eq!(estimate, CMS_ALLOWANCE_WITH_TIMESTAMP);
+    }
+
+    #[tokio::test]
+    async fn a_cms_whose_signature_does_not_verify_is_refused() {
+        let signer = signer("true").await;
+        let mut cms = cms_over(&[1; 32]).await;
+        // The stand-in's CMS ends with the SignerInfo's signature value.
+        *cms.last_mut().unwrap() ^= 0x01;
+
+        let error = signer.accept(cms, &digest(&[1; 32])).unwrap_err();
+
+        assert!(matches!(error, SignerError::BadAnswer(_)), "{error}");
+        assert!(error.to_string().contains("does not verify"), "{error}");
     }
 
     #[tokio::test]

@@ -87,6 +87,8 @@ pub enum ErrorKind {
     SignerRefused,
     /// A remote signing service cannot be reached or cannot sign now.
     SignerUnavailable,
+    /// A key or remote signing service answered with an unusable signature.
+    SignerBadAnswer,
     /// No time-stamp authority gave a usable time-stamp (PAdES B-T).
     Timestamp,
     /// Reading the input failed.
@@ -106,6 +108,7 @@ impl SealError {
             Self::Signer(SignerError::Unsupported(_)) => ErrorKind::InvalidOption,
             Self::Signer(SignerError::Refused(_)) => ErrorKind::SignerRefused,
             Self::Signer(SignerError::Unavailable(_)) => ErrorKind::SignerUnavailable,
+            Self::Signer(SignerError::BadAnswer(_)) => ErrorKind::SignerBadAnswer,
             Self::Signer(SignerError::Timestamp(_)) => ErrorKind::Timestamp,
             Self::Signer(_) => ErrorKind::Signer,
         }

@@ -29,7 +29,7 @@ pub const PIN: &str = "PDF_SEAL_CSC_PIN";
 pub const TIMEOUT_SECS: &str = "PDF_SEAL_CSC_TIMEOUT_SECS";
 
 /// The default of [`TIMEOUT_SECS`].
-pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 15;
 
 /// The version of the CSC API that the service speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(settings.credential_id, "seal-1");
         assert_eq!(settings.oauth, None);
         assert_eq!(settings.pin, None);
-        assert_eq!(settings.timeout, Duration::from_secs(30));
+        assert_eq!(settings.timeout, Duration::from_secs(15));
     }
 
     #[test]

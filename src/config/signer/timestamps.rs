@@ -116,7 +116,16 @@ fn shown(item: &str) -> String {
             }
             url.to_string()
         }
-        _ => item.to_owned(),
+        // Not a URL: show it only up to a query mark, which may start an access key, and
+        // not at any length.
+        _ => {
+            let head = item.split('?').next().unwrap_or_default();
+            let mut head: String = head.chars().take(200).collect();
+            if head.len() < item.len() {
+                head.push_str("...");
+            }
+            head
+        }
     }
 }
 

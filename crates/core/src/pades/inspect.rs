@@ -75,6 +75,8 @@ pub fn inspect_signed_data(der: &[u8]) -> Result<SignedDataSummary, CmsError> {
         .decode_as()
         .map_err(|e| unreadable("the message-digest is not an OCTET STRING", e))?;
 
+    crate::signer::verify::verify_signer_info(&signed_data).map_err(CmsError::Unreadable)?;
+
     let certificates = signed_data
         .certificates
         .iter()

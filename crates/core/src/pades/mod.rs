@@ -29,6 +29,7 @@ pub use error::CmsError;
 pub use inspect::{SignedDataSummary, inspect_signed_data};
 pub use timestamp::{TimeStamper, TimestampError};
 
+use crate::signer::verify::verify_signature;
 use crate::signer::{DigestAlgorithm, DocumentDigest, RawSigner, Signer, SignerError};
 
 /// The length [`Signer::estimated_cms_len`] answers when the dry run itself fails (no
@@ -148,10 +149,24 @@ async fn sign_attributes<R: RawSigner + ?Sized>(
 
     let signature = raw.sign_hash(digest.algorithm, &hash).await?;
     if signature.is_empty() {
-        return Err(SignerError::Failed(
+        return Err(SignerError::BadAnswer(
             "the signer returned an empty signature".into(),
         ));
     }
+    // A remote key that answers with a signature over something else (or a damaged one)
+    // would give a seal that every validator rejects: it is checked here, for microseconds.
+    verify_signature(
+        signer,
+        &signature_algorithm,
+        digest.algorithm,
+        &hash,
+        &signature,
+    )
+    .map_err(|reason| {
+        SignerError::BadAnswer(format!(
+            "the signature does not verify with the seal certificate's key: {reason}"
+        ))
+    })?;
     Ok(Signed {
         signature_algorithm,
         attributes,

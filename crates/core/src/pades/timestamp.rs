@@ -263,6 +263,7 @@ impl TimestampQuery {
         })?;
         let token = token.to_der()?;
         let facts = check_token(&token, self.algorithm, &self.digest, Some(self.nonce))?;
+        verify_token_signature(&token)?;
         Ok((token, facts))
     }
 }
@@ -270,9 +271,9 @@ impl TimestampQuery {
 /// Checks that `token` is a time-stamp token (SignedData over a TSTInfo) whose message imprint
 /// is `digest` made with `algorithm`, and, when given, whose nonce is `nonce`.
 ///
-/// The token's signature and the authority's certificate are left to validators, which judge
-/// them against their own trust anchors; this check makes sure that the token is about this
-/// signature and answers this request.
+/// The token's signature is checked where the token arrives ([`verify_token_signature`], from
+/// [`TimestampQuery::check_response`]); whether the authority is trusted is left to
+/// validators, which judge it against their own trust anchors.
 pub fn check_token(
     token: &[u8],
     algorithm: DigestAlgorithm,
@@ -335,6 +336,56 @@ pub fn check_token(
         gen_time: info.gen_time.0,
         policy: info.policy,
     })
+}
+
+/// Checks the authority's signature on `token` with the key of the certificate the token
+/// carries, and that the signed message digest is that of its TSTInfo (RFC 5652 section 11.2):
+/// a damaged or forged token would make the seal fail every validator, so it is refused and
+/// the next authority is asked.
+pub fn verify_token_signature(token: &[u8]) -> Result<(), TimestampError> {
+    let content_info = ContentInfo::from_der(token)?;
+    let signed_data: SignedData = content_info.content.decode_as()?;
+    crate::signer::verify::verify_signer_info(&signed_data)
+        .map_err(|reason| TimestampError::Mismatch(format!("the token's {reason}")))?;
+    let content = signed_data
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or_else(|| TimestampError::Malformed("the token has no TSTInfo".into()))?;
+    let octets: OctetString = content.decode_as()?;
+    check_content_digest(&signed_data, octets.as_bytes())
+}
+
+/// Checks that the message-digest attribute of the token's signer is the digest of `content`.
+fn check_content_digest(signed_data: &SignedData, content: &[u8]) -> Result<(), TimestampError> {
+    let signer = &signed_data.signer_infos.0.as_slice()[0];
+    let digest = [
+        DigestAlgorithm::Sha256,
+        DigestAlgorithm::Sha384,
+        DigestAlgorithm::Sha512,
+    ]
+    .into_iter()
+    .find(|d| d.oid() == signer.digest_alg.oid)
+    .ok_or_else(|| {
+        TimestampError::Malformed(format!(
+            "the token's digest algorithm {} is not supported",
+            signer.digest_alg.oid
+        ))
+    })?;
+    let found = signer
+        .signed_attrs
+        .iter()
+        .flat_map(|attributes| attributes.iter())
+        .filter(|attribute| attribute.oid == super::oids::ID_MESSAGE_DIGEST)
+        .flat_map(|attribute| attribute.values.iter())
+        .filter_map(|value| value.decode_as::<OctetString>().ok())
+        .any(|value| value.as_bytes() == digest.digest(content).as_slice());
+    match found {
+        true => Ok(()),
+        false => Err(TimestampError::Mismatch(
+            "the token's signed message digest is not that of its TSTInfo".into(),
+        )),
+    }
 }
 
 /// The unsigned attribute `id-aa-signatureTimeStampToken` (RFC 3161 appendix A,

@@ -10,6 +10,7 @@
 pub mod algorithm;
 pub mod dev;
 pub mod local;
+pub mod verify;
 
 use std::fmt;
 use std::str::FromStr;
@@ -165,6 +166,11 @@ pub enum SignerError {
     /// reached in time, or their answers were refused or did not match the request.
     #[error("time-stamping failed: {0}")]
     Timestamp(String),
+    /// The key or remote service answered with something that cannot be used: a signature
+    /// that does not verify with the certificate's key, a CMS over another digest, garbage.
+    /// Nothing was put into the document.
+    #[error("the signing service's answer is unusable: {0}")]
+    BadAnswer(String),
 }
 
 /// Produces the CMS SignedData (DER) for a document digest.

@@ -93,6 +93,20 @@ fn a_real_authoritys_answer_is_accepted_with_its_time() {
 }
 
 #[test]
+fn a_token_whose_signature_does_not_verify_is_refused() {
+    let query = TimestampQuery::with_nonce(DigestAlgorithm::Sha256, &vector_digest(), VECTOR_NONCE);
+    // The answer ends with the authority's signature value (the token's SignerInfo has no
+    // unsigned attributes): one flipped bit there damages the signature and nothing else.
+    let mut damaged = REPLY.to_vec();
+    *damaged.last_mut().unwrap() ^= 0x01;
+
+    let error = query.check_response(&damaged).unwrap_err();
+
+    assert!(matches!(error, TimestampError::Mismatch(_)), "{error}");
+    assert!(error.to_string().contains("does not verify"), "{error}");
+}
+
+#[test]
 fn an_answer_to_another_nonce_or_digest_is_refused() {
     let digest = vector_digest();
     let other_nonce =
