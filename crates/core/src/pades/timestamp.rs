@@ -358,15 +358,13 @@ pub fn verify_token_signature(token: &[u8]) -> Result<(), TimestampError> {
 
 /// Checks that the message-digest attribute of the token's signer is the digest of `content`.
 fn check_content_digest(signed_data: &SignedData, content: &[u8]) -> Result<(), TimestampError> {
-    let signer = &signed_data.signer_infos.0.as_slice()[0];
-    let digest = [
-        DigestAlgorithm::Sha256,
-        DigestAlgorithm::Sha384,
-        DigestAlgorithm::Sha512,
-    ]
-    .into_iter()
-    .find(|d| d.oid() == signer.digest_alg.oid)
-    .ok_or_else(|| {
+    let signer = signed_data
+        .signer_infos
+        .0
+        .as_slice()
+        .first()
+        .ok_or_else(|| TimestampError::Malformed("the token has no signer".into()))?;
+    let digest = DigestAlgorithm::from_oid(&signer.digest_alg.oid).ok_or_else(|| {
         TimestampError::Malformed(format!(
             "the token's digest algorithm {} is not supported",
             signer.digest_alg.oid

@@ -40,6 +40,13 @@ impl DigestAlgorithm {
         }
     }
 
+    /// The algorithm whose identifier is `oid`, if it is one of these.
+    pub fn from_oid(oid: &ObjectIdentifier) -> Option<Self> {
+        [Self::Sha256, Self::Sha384, Self::Sha512]
+            .into_iter()
+            .find(|algorithm| algorithm.oid() == *oid)
+    }
+
     /// The length of the digest in bytes.
     pub fn output_len(self) -> usize {
         match self {

@@ -67,14 +67,7 @@ pub fn verify_signer_info(signed_data: &SignedData) -> Result<(), String> {
         .signed_attrs
         .as_ref()
         .ok_or("the SignerInfo has no signed attributes")?;
-    let digest = [
-        DigestAlgorithm::Sha256,
-        DigestAlgorithm::Sha384,
-        DigestAlgorithm::Sha512,
-    ]
-    .into_iter()
-    .find(|d| d.oid() == signer.digest_alg.oid)
-    .ok_or_else(|| {
+    let digest = DigestAlgorithm::from_oid(&signer.digest_alg.oid).ok_or_else(|| {
         format!(
             "digest algorithm {} is not supported",
             signer.digest_alg.oid
