@@ -317,6 +317,19 @@ fn a_p384_key_asked_for_a_sha256_seal_says_to_use_sha384() {
     assert_eq!(signs, 0, "nothing is sent that Key Vault would refuse");
 }
 
+#[test]
+fn a_signature_over_another_hash_is_refused_and_nothing_is_written() {
+    let vault = Vault::start();
+    vault.stand_in.set_mode(Mode::SignOtherHash);
+
+    let refused = vault.seal("x.pdf", &pairs(&key_and_certificate("rsa")), &[]);
+
+    assert_eq!(refused.code(), Some(1), "{}", describe(&refused));
+    let stderr = refused.stderr_text();
+    assert!(stderr.contains("does not verify"), "{stderr}");
+    assert!(!vault.path("x.pdf").exists());
+}
+
 /// The stand-in itself refuses what Key Vault refuses, so that the tests above prove something
 /// about the client: no `api-version`, no token, a wrong token, an unknown key, an algorithm
 /// the key cannot sign with, and a digest of the wrong length.

@@ -52,6 +52,9 @@ pub enum Mode {
     Unavailable,
     /// Reads requests and never answers.
     Hang,
+    /// Answers as usual, but `sign` signs another hash than the one sent, as a faulty key
+    /// would.
+    SignOtherHash,
 }
 
 /// One request as the stand-in decrypted it.
@@ -281,7 +284,7 @@ where
                 record(&state, &request, false);
                 error(503, "ServiceUnavailable", "The service is unavailable.")
             }
-            Mode::Normal => answer(&state, &request).await,
+            Mode::Normal | Mode::SignOtherHash => answer(&state, &request).await,
         };
         let mut head = format!(
             "HTTP/1.1 {status} {}\r\ncontent-type: application/json; charset=utf-8\r\n\
@@ -538,6 +541,10 @@ async fn sign(state: &Arc<Mutex<State>>, name: &str, version: &str, request: &Re
     }
 
     let signer = signer.with_rsa_padding(padding);
+    let value = match state.lock().unwrap().mode {
+        Mode::SignOtherHash => digest.digest(b"another document"),
+        _ => value,
+    };
     let signature = signer.sign_hash(digest, &value).await.unwrap();
     let signature = match digests {
         None => signature,
