@@ -330,6 +330,19 @@ fn a_signature_over_another_hash_is_refused_and_nothing_is_written() {
     assert!(!vault.path("x.pdf").exists());
 }
 
+#[test]
+fn an_oversized_answer_is_refused_without_reading_it_all() {
+    let vault = Vault::start();
+    vault.stand_in.set_mode(Mode::HugeSignAnswer);
+
+    let refused = vault.seal("x.pdf", &pairs(&key_and_certificate("rsa")), &[]);
+
+    assert_eq!(refused.code(), Some(1), "{}", describe(&refused));
+    let stderr = refused.stderr_text();
+    assert!(stderr.contains("larger than 1048576 bytes"), "{stderr}");
+    assert!(!vault.path("x.pdf").exists());
+}
+
 /// The stand-in itself refuses what Key Vault refuses, so that the tests above prove something
 /// about the client: no `api-version`, no token, a wrong token, an unknown key, an algorithm
 /// the key cannot sign with, and a digest of the wrong length.

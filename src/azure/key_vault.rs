@@ -9,9 +9,10 @@ use azure_core::error::ErrorKind;
 use azure_core::http::policies::Policy;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
 use azure_core::http::{
-    ClientOptions, Context, ExponentialRetryOptions, Method, Pipeline, Request, RetryOptions,
-    Transport, Url,
+    AsyncRawResponse, ClientOptions, Context, ExponentialRetryOptions, HttpClient, Method,
+    Pipeline, Request, RetryOptions, Transport, Url,
 };
+use futures_util::StreamExt as _;
 use pdf_seal_core::signer::SignerError;
 
 use crate::config::key_vault::KeyVaultAccess;
@@ -38,13 +39,45 @@ pub fn client_options(access: &KeyVaultAccess, vault: &Url) -> Result<ClientOpti
         .build()
         .map_err(|e| format!("cannot set up the https client: {e}"))?;
     Ok(ClientOptions {
-        transport: Some(Transport::new(Arc::new(client))),
+        transport: Some(Transport::new(Arc::new(CappedClient { inner: client }))),
         retry: RetryOptions::exponential(ExponentialRetryOptions {
             max_retries: MAX_RETRIES,
             ..Default::default()
         }),
         ..Default::default()
     })
+}
+
+/// The most a vault's answer may hold. Key Vault answers with a key, a certificate, a secret or
+/// a signature, a few kilobytes each; a larger answer is refused rather than read into memory.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// The https client that stops reading an answer beyond [`MAX_ANSWER_BYTES`]. azure_core has no
+/// such limit of its own, so it is added here around the same reqwest client.
+#[derive(Debug)]
+struct CappedClient {
+    inner: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for CappedClient {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        let response = HttpClient::execute_request(&self.inner, request).await?;
+        let (status, headers, body) = response.deconstruct();
+        let mut read = 0usize;
+        let capped = body.map(move |chunk| {
+            let chunk = chunk?;
+            read += chunk.len();
+            if read > MAX_ANSWER_BYTES {
+                return Err(azure_core::Error::with_message(
+                    ErrorKind::Other,
+                    format!("the vault's answer is larger than {MAX_ANSWER_BYTES} bytes"),
+                ));
+            }
+            Ok(chunk)
+        });
+        Ok(AsyncRawResponse::new(status, headers, Box::pin(capped)))
+    }
 }
 
 /// The token credential of `access`, or why it cannot be made.
@@ -83,7 +116,8 @@ pub fn describe_error(error: &azure_core::Error) -> String {
 
 /// The signer failure for a vault call that failed: an outage, a throttled or failing vault or
 /// a missing token is passing ([`SignerError::Unavailable`]); a refusal of the request, the
-/// identity or the key is for an operator ([`SignerError::Refused`]).
+/// identity or the key is for an operator ([`SignerError::Refused`]); anything else is an
+/// answer that cannot be used ([`SignerError::BadAnswer`]).
 pub fn signer_error(what: &str, error: &azure_core::Error) -> SignerError {
     let text = format!("{what}: {}", describe_error(error));
     match error.kind() {
@@ -98,7 +132,8 @@ pub fn signer_error(what: &str, error: &azure_core::Error) -> SignerError {
         ErrorKind::Connection | ErrorKind::Io | ErrorKind::Credential => {
             SignerError::Unavailable(text)
         }
-        _ => SignerError::Failed(text),
+        // An answer that is not what Key Vault sends: not JSON, too large.
+        _ => SignerError::BadAnswer(text),
     }
 }
 

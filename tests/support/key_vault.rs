@@ -55,6 +55,8 @@ pub enum Mode {
     /// Answers as usual, but `sign` signs another hash than the one sent, as a faulty key
     /// would.
     SignOtherHash,
+    /// Answers as usual, but `sign` answers with 4 MiB of JSON.
+    HugeSignAnswer,
 }
 
 /// One request as the stand-in decrypted it.
@@ -284,7 +286,14 @@ where
                 record(&state, &request, false);
                 error(503, "ServiceUnavailable", "The service is unavailable.")
             }
-            Mode::Normal | Mode::SignOtherHash => answer(&state, &request).await,
+            Mode::HugeSignAnswer if request.target.contains("/sign?") => {
+                record(&state, &request, true);
+                let value = "A".repeat(4 * 1024 * 1024);
+                ok(json!({"kid": "k", "value": value}))
+            }
+            Mode::Normal | Mode::SignOtherHash | Mode::HugeSignAnswer => {
+                answer(&state, &request).await
+            }
         };
         let mut head = format!(
             "HTTP/1.1 {status} {}\r\ncontent-type: application/json; charset=utf-8\r\n\
