@@ -144,6 +144,26 @@ impl KeyVaultAccess {
     }
 }
 
+/// The DNS suffixes of Key Vault and Managed HSM in Azure's clouds. The SDK sends a token only to
+/// a host under the suffix its challenge names, so another host would fail at the first request
+/// with an obscure error; it is refused here instead. A private endpoint keeps these names.
+const KEY_VAULT_SUFFIXES: [&str; 6] = [
+    ".vault.azure.net",
+    ".vault.azure.cn",
+    ".vault.usgovcloudapi.net",
+    ".managedhsm.azure.net",
+    ".managedhsm.azure.cn",
+    ".managedhsm.usgovcloudapi.net",
+];
+
+/// True when `host` is a vault's or a Managed HSM's name in one of Azure's clouds.
+pub fn is_key_vault_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    KEY_VAULT_SUFFIXES
+        .iter()
+        .any(|suffix| host.len() > suffix.len() && host.ends_with(suffix))
+}
+
 /// An https URL with a host and nothing after it: the vault. Its path is set to `/`.
 pub fn parse_vault_url(variable: &str, text: &str) -> Result<Url, ConfigError> {
     let invalid = |why: &str| {
@@ -159,7 +179,18 @@ pub fn parse_vault_url(variable: &str, text: &str) -> Result<Url, ConfigError> {
     if url.host_str().is_none_or(|host| !host.contains('.')) {
         return Err(invalid("the URL needs the vault's full host name"));
     }
-    if url.query().is_some() || !matches!(url.path(), "" | "/") {
+    if url.host_str().is_some_and(|host| !is_key_vault_host(host)) {
+        return Err(invalid(
+            "the host is not a Key Vault or Managed HSM name (such as NAME.vault.azure.net)",
+        ));
+    }
+    let extras = url.query().is_some() || url.fragment().is_some();
+    if extras || !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "the vault URL has no user information, query or fragment",
+        ));
+    }
+    if !matches!(url.path(), "" | "/") {
         return Err(invalid("the vault URL has no path or query"));
     }
     url.set_path("/");
@@ -210,6 +241,9 @@ mod tests {
             "https://localhost",
             "https://seal.vault.azure.net/keys/a",
             "seal.vault.azure.net",
+            "https://seal.example.com",
+            "https://vault.azure.net",
+            "https://user@seal.vault.azure.net",
         ] {
             let error = resolve(&[(URL_VARIABLE, url)]).unwrap_err();
             assert_eq!(error.variable, URL_VARIABLE, "{url}");

@@ -105,6 +105,15 @@ fn parse_reference(text: &str) -> Result<SecretReference, String> {
             "{KEY_VAULT_PREFIX}{text}: a secret name is 1 to 127 letters, digits and dashes"
         ));
     }
+    if url
+        .host_str()
+        .is_none_or(|host| !super::key_vault::is_key_vault_host(host))
+    {
+        return Err(format!(
+            "{KEY_VAULT_PREFIX}{text}: the host is not a Key Vault or Managed HSM name (such as \
+             NAME.vault.azure.net)"
+        ));
+    }
     let mut vault = url.clone();
     vault.set_path("/");
     Ok(SecretReference {
@@ -190,6 +199,7 @@ mod tests {
             "keyvault:http://seal.vault.azure.net/secrets/x",
             "keyvault:https://seal.vault.azure.net/keys/x",
             "keyvault:https://user:pw@seal.vault.azure.net/secrets/x",
+            "keyvault:https://evil.example/secrets/x",
             "keyvault:https://seal.vault.azure.net/secrets/x#part",
             "@microsoft.keyvault(SecretUri=https://seal.vault.azure.net/secrets/x/)",
             "@Microsoft.KeyVault(SecretUri=https://seal.vault.azure.net/secrets/x/)",
