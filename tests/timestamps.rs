@@ -7,6 +7,7 @@
 mod common;
 mod support;
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -125,6 +126,21 @@ fn assert_b_t(
 }
 
 /// The size of a sealed file, for the figures.
+/// `pdf-seal seal ORIGINAL -o SEALED` with `env` added, to its deadline.
+fn seal_with(
+    fixture: &Fixture,
+    env: &[(&str, &dyn AsRef<OsStr>)],
+    original: &Path,
+    sealed: &Path,
+) -> process::Finished {
+    let mut command = fixture.command();
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.arg("seal").arg(original).arg("-o").arg(sealed);
+    process::run(&mut command, support::fixture::COMMAND_LIMIT)
+}
+
 fn sealed_len(sealed: &Path) -> u64 {
     std::fs::metadata(sealed).unwrap().len()
 }
@@ -138,14 +154,12 @@ fn a_seal_with_a_time_stamp_authority_is_pades_b_t() {
     let sealed = fixture.path().join("sealed.pdf");
 
     let started = Instant::now();
-    let mut command = fixture.command();
-    command
-        .env("PDF_SEAL_TSA_URLS", tsa.tsa_url())
-        .arg("seal")
-        .arg(&original)
-        .arg("-o")
-        .arg(&sealed);
-    let ran = process::run(&mut command, support::fixture::COMMAND_LIMIT);
+    let ran = seal_with(
+        &fixture,
+        &[("PDF_SEAL_TSA_URLS", &tsa.tsa_url())],
+        &original,
+        &sealed,
+    );
     let elapsed = started.elapsed();
 
     assert_eq!(
@@ -187,16 +201,16 @@ fn a_seal_by_the_test_pkis_rsa_signer_is_b_t_too() {
     let original = input(&fixture);
     let sealed = fixture.path().join("sealed.pdf");
 
-    let mut command = fixture.command();
-    command
-        .env("PDF_SEAL_SIGNING_KEY", &pki.signer_rsa.key)
-        .env("PDF_SEAL_SIGNING_CERTS", &pki.signer_rsa.chain)
-        .env("PDF_SEAL_TSA_URLS", tsa.tsa_url())
-        .arg("seal")
-        .arg(&original)
-        .arg("-o")
-        .arg(&sealed);
-    let ran = process::run(&mut command, support::fixture::COMMAND_LIMIT);
+    let ran = seal_with(
+        &fixture,
+        &[
+            ("PDF_SEAL_SIGNING_KEY", &&pki.signer_rsa.key),
+            ("PDF_SEAL_SIGNING_CERTS", &&pki.signer_rsa.chain),
+            ("PDF_SEAL_TSA_URLS", &tsa.tsa_url()),
+        ],
+        &original,
+        &sealed,
+    );
 
     assert_eq!(
         ran.code(),
@@ -372,15 +386,15 @@ fn the_next_authority_answers_when_the_first_ones_fail() {
         .collect();
 
     let started = Instant::now();
-    let mut command = fixture.command();
-    command
-        .env("PDF_SEAL_TSA_URLS", urls.join(","))
-        .env("PDF_SEAL_TSA_TIMEOUT_SECS", "2")
-        .arg("seal")
-        .arg(&original)
-        .arg("-o")
-        .arg(&sealed);
-    let ran = process::run(&mut command, support::fixture::COMMAND_LIMIT);
+    let ran = seal_with(
+        &fixture,
+        &[
+            ("PDF_SEAL_TSA_URLS", &urls.join(",")),
+            ("PDF_SEAL_TSA_TIMEOUT_SECS", &"2"),
+        ],
+        &original,
+        &sealed,
+    );
     let elapsed = started.elapsed();
 
     assert_eq!(
@@ -423,15 +437,15 @@ fn with_every_authority_down_the_cli_fails_naming_each() {
     let first = format!("http://127.0.0.1:{}/tsa", free_port());
     let second = misbehaving_authority(Misbehaviour::Hang);
 
-    let mut command = fixture.command();
-    command
-        .env("PDF_SEAL_TSA_URLS", format!("{first},{second}"))
-        .env("PDF_SEAL_TSA_TIMEOUT_SECS", "1")
-        .arg("seal")
-        .arg(&original)
-        .arg("-o")
-        .arg(&sealed);
-    let ran = process::run(&mut command, support::fixture::COMMAND_LIMIT);
+    let ran = seal_with(
+        &fixture,
+        &[
+            ("PDF_SEAL_TSA_URLS", &format!("{first},{second}")),
+            ("PDF_SEAL_TSA_TIMEOUT_SECS", &"1"),
+        ],
+        &original,
+        &sealed,
+    );
 
     assert_eq!(
         ran.code(),
