@@ -7,7 +7,7 @@
 
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
-use cms::signed_data::SignedData;
+use cms::signed_data::{SignedData, SignerInfo};
 use der::Decode;
 use der::asn1::{ObjectIdentifier, OctetString};
 use x509_cert::Certificate;
@@ -56,6 +56,29 @@ pub fn inspect_signed_data(der: &[u8]) -> Result<SignedDataSummary, CmsError> {
             signer_infos.len()
         )));
     };
+    let message_digest = message_digest(signer_info)?;
+
+    crate::signer::verify::verify_signer_info(&signed_data).map_err(CmsError::Unreadable)?;
+
+    let certificates = signed_data
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|choice| match choice {
+            CertificateChoices::Certificate(certificate) => Some(certificate.clone()),
+            CertificateChoices::Other(_) => None,
+        })
+        .collect();
+    Ok(SignedDataSummary {
+        digest_algorithm: signer_info.digest_alg.oid,
+        message_digest,
+        certificates,
+    })
+}
+
+/// The value of the one message-digest signed attribute of `signer_info` (RFC 5652 section
+/// 11.2: exactly one, with exactly one value).
+pub(crate) fn message_digest(signer_info: &SignerInfo) -> Result<Vec<u8>, CmsError> {
     let attributes = signer_info
         .signed_attrs
         .as_ref()
@@ -71,26 +94,10 @@ pub fn inspect_signed_data(der: &[u8]) -> Result<SignedDataSummary, CmsError> {
             "the message-digest attribute does not hold exactly one value".into(),
         ));
     };
-    let message_digest: OctetString = value
-        .decode_as()
-        .map_err(|e| unreadable("the message-digest is not an OCTET STRING", e))?;
-
-    crate::signer::verify::verify_signer_info(&signed_data).map_err(CmsError::Unreadable)?;
-
-    let certificates = signed_data
-        .certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|choice| match choice {
-            CertificateChoices::Certificate(certificate) => Some(certificate.clone()),
-            CertificateChoices::Other(_) => None,
-        })
-        .collect();
-    Ok(SignedDataSummary {
-        digest_algorithm: signer_info.digest_alg.oid,
-        message_digest: message_digest.as_bytes().to_vec(),
-        certificates,
-    })
+    let message_digest: OctetString = value.decode_as().map_err(|e| {
+        CmsError::Unreadable(format!("the message-digest is not an OCTET STRING: {e}"))
+    })?;
+    Ok(message_digest.as_bytes().to_vec())
 }
 
 #[cfg(test)]

@@ -370,20 +370,14 @@ fn check_content_digest(signed_data: &SignedData, content: &[u8]) -> Result<(), 
             signer.digest_alg.oid
         ))
     })?;
-    let found = signer
-        .signed_attrs
-        .iter()
-        .flat_map(|attributes| attributes.iter())
-        .filter(|attribute| attribute.oid == super::oids::ID_MESSAGE_DIGEST)
-        .flat_map(|attribute| attribute.values.iter())
-        .filter_map(|value| value.decode_as::<OctetString>().ok())
-        .any(|value| value.as_bytes() == digest.digest(content).as_slice());
-    match found {
-        true => Ok(()),
-        false => Err(TimestampError::Mismatch(
+    let signed = super::inspect::message_digest(signer)
+        .map_err(|e| TimestampError::Malformed(format!("the token's signer: {e}")))?;
+    if signed != digest.digest(content) {
+        return Err(TimestampError::Mismatch(
             "the token's signed message digest is not that of its TSTInfo".into(),
-        )),
+        ));
     }
+    Ok(())
 }
 
 /// The unsigned attribute `id-aa-signatureTimeStampToken` (RFC 3161 appendix A,
