@@ -6,8 +6,8 @@
 //! connector"): a logo of about 160 x 160 pixels in a square of about 230 x 230, no rounded
 //! corners, a background that is neither transparent nor white (#ffffff) nor the default
 //! (#007ee5) and that matches `iconBrandColor` in apiProperties.json, submitted as `icon.png`.
-//! That guide names no byte limit for the icon; 1 MB is the limit it and the custom connector
-//! FAQ set for the other uploaded files (the OpenAPI definition, custom code), so the icon is held
+//! That guide names no byte limit for the icon; 1 MB is what Microsoft's connector docs allow for
+//! the other files a connector uploads (the OpenAPI definition, custom code), so the icon is held
 //! under it too.
 
 use std::io::Read;
