@@ -39,16 +39,16 @@ pub struct CreateJob {
     #[schema(extensions(("x-ms-summary" = json!("Overwrite")), ("x-ms-visibility" = json!("advanced"))))]
     overwrite: bool,
     /// Why the document is sealed, as the seal shows it (at most 1000 characters).
-    #[schema(extensions(("x-ms-summary" = json!("Reason")), ("x-ms-visibility" = json!("advanced"))))]
+    #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Reason")), ("x-ms-visibility" = json!("advanced"))))]
     reason: Option<String>,
     /// Where the document is sealed, as the seal shows it.
-    #[schema(extensions(("x-ms-summary" = json!("Location")), ("x-ms-visibility" = json!("advanced"))))]
+    #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Location")), ("x-ms-visibility" = json!("advanced"))))]
     location: Option<String>,
     /// How to reach the organisation that sealed the document.
-    #[schema(extensions(("x-ms-summary" = json!("Contact information")), ("x-ms-visibility" = json!("advanced"))))]
+    #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Contact information")), ("x-ms-visibility" = json!("advanced"))))]
     contact_info: Option<String>,
     /// The name of the new signature field (no dots, at most 100 characters).
-    #[schema(extensions(("x-ms-summary" = json!("Signature field name")), ("x-ms-visibility" = json!("advanced"))))]
+    #[schema(max_length = 100, pattern = "^[^.]*$", extensions(("x-ms-summary" = json!("Signature field name")), ("x-ms-visibility" = json!("advanced"))))]
     field_name: Option<String>,
     /// The digest algorithm; by default the signing key's own.
     #[schema(value_type = Option<DigestName>)]
@@ -72,7 +72,7 @@ pub struct CreateJob {
     tag = "seal",
     extensions(("x-ms-visibility" = json!("important"))),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible characters that makes a retried request answer the same job, such as the flow run's name.", extensions(("x-ms-summary" = json!("Idempotency key")), ("x-ms-visibility" = json!("advanced")))),
+        ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible characters that makes a retried request answer the same job, such as the flow run's name.", min_length = 1, max_length = 255, pattern = "^[ -~]*[!-~][ -~]*$", extensions(("x-ms-summary" = json!("Idempotency key")), ("x-ms-visibility" = json!("advanced")))),
     ),
     request_body(content = CreateJob, content_type = "application/json", description = "The blobs and the options of the seal."),
     responses(

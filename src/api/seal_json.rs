@@ -46,16 +46,16 @@ pub struct SealPdfJson<'a> {
     #[schema(value_type = Option<String>, format = Byte, extensions(("x-ms-summary" = json!("File content"))))]
     file_content: Option<Base64Text<'a>>,
     /// As the query parameter `reason`.
-    #[schema(extensions(("x-ms-summary" = json!("Reason"))))]
+    #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Reason"))))]
     reason: Option<String>,
     /// As the query parameter `location`.
-    #[schema(extensions(("x-ms-summary" = json!("Location"))))]
+    #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Location"))))]
     location: Option<String>,
     /// As the query parameter `contactInfo`.
-    #[schema(extensions(("x-ms-summary" = json!("Contact information"))))]
+    #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Contact information"))))]
     contact_info: Option<String>,
     /// As the query parameter `fieldName`.
-    #[schema(extensions(("x-ms-summary" = json!("Signature field name"))))]
+    #[schema(max_length = 100, pattern = "^[^.]*$", extensions(("x-ms-summary" = json!("Signature field name"))))]
     field_name: Option<String>,
     /// As the query parameter `digest`.
     #[schema(value_type = Option<DigestName>)]

@@ -14,14 +14,21 @@ const MAX_BLOB_SEGMENTS: usize = 254;
 /// A container and blob name that both backends accept.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "RawBlobPath", into = "RawBlobPath")]
+// Serde reads `RawBlobPath`, which refuses unknown fields; said here too so that the schema
+// says so (`additionalProperties: false`).
+#[serde(deny_unknown_fields)]
 #[schema(title = "Blob")]
 pub struct BlobPath {
     /// The container's name: 3 to 63 lowercase letters, digits and single hyphens.
     #[schema(min_length = 3, max_length = 63, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", extensions(("x-ms-summary" = json!("Container"))))]
     container: String,
     /// The blob's name within its container, with `/` between folders (at most 1024
-    /// characters).
-    #[schema(min_length = 1, max_length = 1024, extensions(("x-ms-summary" = json!("Blob name"))))]
+    /// characters and 254 segments; no control character or backslash; no empty, `.` or `..`
+    /// segment; no final dot).
+    // The pattern states the rules of `check_blob`: each segment but the last starts with a
+    // character other than a dot, or with one dot and another character, or with two dots and
+    // anything; the last segment also ends with a character other than a dot.
+    #[schema(min_length = 1, max_length = 1024, pattern = r"^(?:(?:[^/\\.\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*|\.[^/\\.\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*|\.\.[^/\\\u0000-\u001f\u007f-\u009f]+)/){0,253}(?:\.?[^/\\.\u0000-\u001f\u007f-\u009f](?:[^/\\\u0000-\u001f\u007f-\u009f]*[^/\\.\u0000-\u001f\u007f-\u009f])?|\.\.[^/\\\u0000-\u001f\u007f-\u009f]*[^/\\.\u0000-\u001f\u007f-\u009f])$", extensions(("x-ms-summary" = json!("Blob name"))))]
     blob: String,
 }
 
