@@ -111,9 +111,12 @@ impl Connector {
                 Some(inner) => schema = self.resolve(inner),
                 None => {
                     let known = property_names(self.resolve(schema));
+                    let object = match depth {
+                        0 => "the object".to_owned(),
+                        _ => format!("{:?}", keys[..depth].join("/")),
+                    };
                     return Err(format!(
-                        "{:?} has no property {key:?} (it has {known:?})",
-                        keys[..depth].join("/")
+                        "{object} has no property {key:?} (it has {known:?})"
                     ));
                 }
             }
