@@ -1,5 +1,5 @@
-//! The documentation against the code: every setting the README names exists, every setting
-//! the code reads is documented, and the sample files parse.
+//! The documentation against the code: every setting the README and the connector's import
+//! guide name exists, every setting the code reads is in the README, and the sample files parse.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -60,6 +60,23 @@ fn the_readme_documents_exactly_the_settings_the_code_reads() {
         "in the README but never read: {unknown:?}"
     );
     assert!(read.len() > 30, "too few settings found: {read:?}");
+}
+
+#[test]
+fn the_connector_guide_names_only_settings_the_code_reads() {
+    let guide = std::fs::read_to_string(root().join("connector/README.md")).unwrap();
+    let mut code = String::new();
+    rust_sources(&root().join("src"), &mut code);
+
+    let named = variables(&guide, false);
+    let read = variables(&code, true);
+
+    let unknown: Vec<_> = named.difference(&read).collect();
+    assert!(
+        unknown.is_empty(),
+        "connector/README.md names settings pdf-seal never reads: {unknown:?}"
+    );
+    assert!(named.len() >= 6, "too few settings found: {named:?}");
 }
 
 #[test]
