@@ -1,4 +1,4 @@
-//! The documentation against the code: every setting the README names exists, every setting
+//! The documentation against the code: every setting the READMEs name exists, every setting
 //! the code reads is documented, and the sample files parse.
 
 use std::collections::BTreeSet;
@@ -60,6 +60,23 @@ fn the_readme_documents_exactly_the_settings_the_code_reads() {
         "in the README but never read: {unknown:?}"
     );
     assert!(read.len() > 30, "too few settings found: {read:?}");
+}
+
+#[test]
+fn the_functions_readme_names_only_settings_the_code_reads() {
+    let readme = std::fs::read_to_string(root().join("functions/README.md")).unwrap();
+    let mut code = String::new();
+    rust_sources(&root().join("src"), &mut code);
+
+    let named = variables(&readme, false);
+    let read = variables(&code, true);
+
+    let unknown: Vec<_> = named.difference(&read).collect();
+    assert!(
+        unknown.is_empty(),
+        "in functions/README.md but never read: {unknown:?}"
+    );
+    assert!(named.contains("PDF_SEAL_AUTH"), "{named:?}");
 }
 
 #[test]
