@@ -9,6 +9,7 @@ pub mod auth;
 pub mod azure;
 pub mod cli;
 pub mod config;
+pub mod connector;
 pub mod jobs;
 pub mod secrets;
 pub mod server;

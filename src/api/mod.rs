@@ -2,8 +2,10 @@
 //! middleware that logs each request once, and the guard that turns a handler's panic into a
 //! 500.
 
+pub mod connection;
 pub mod fallback;
 pub mod health;
+pub mod openapi;
 pub mod panic_guard;
 pub mod problem;
 pub mod request_body;
@@ -95,6 +97,16 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(guarded(health::health)))
                 .route(web::head().to(guarded(health::health)))
                 .default_service(fallback::method_not_allowed("GET, HEAD")),
+        )
+        .service(
+            web::resource("/api/connection")
+                .route(web::get().to(guarded(connection::connection)))
+                .default_service(fallback::method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/api/openapi.json")
+                .route(web::get().to(guarded(openapi::openapi_json)))
+                .default_service(fallback::method_not_allowed("GET")),
         )
         .service(
             web::resource("/api/seal")

@@ -10,6 +10,7 @@ use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderName, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use pdf_seal_core::{ErrorKind, SealError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -394,12 +395,21 @@ impl From<SealError> for ApiError {
 }
 
 /// The problem details object of RFC 9457 section 3.1.
-#[derive(Serialize)]
-struct ProblemBody<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemBody<'a> {
+    /// The cause, stable: `/problems/<slug>`, such as `/problems/not-a-pdf`.
     #[serde(rename = "type")]
+    #[schema(extensions(("x-ms-summary" = json!("Problem type"))))]
     problem_type: &'a str,
+    /// A short summary of the cause, the same for every occurrence.
+    #[schema(extensions(("x-ms-summary" = json!("Title"))))]
     title: &'a str,
+    /// The HTTP status code.
+    #[schema(extensions(("x-ms-summary" = json!("Status"))))]
     status: u16,
+    /// What went wrong this time, in words that name the cause.
+    #[schema(extensions(("x-ms-summary" = json!("Detail"))))]
     detail: &'a str,
 }
 

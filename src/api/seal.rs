@@ -8,35 +8,62 @@ use pdf_seal_core::signer::Signer;
 use pdf_seal_core::{SealOptions, Sealed};
 
 use super::AppState;
+use super::openapi::{DigestName, PdfFile};
 use super::problem::{ApiError, ProblemType};
 use super::request_body::{BodyTimeouts, content_length, read_limited, refuse_content_encoding};
 use super::request_log::PdfSize;
-use super::seal_json::parse_json;
+use super::seal_json::{SealPdfJson, parse_json};
 use super::seal_request::{BodyKind, RequestedOptions};
-use super::seal_response::respond;
+use super::seal_response::{SealedPdfJson, respond};
 
-/// Seal a PDF
+/// Seal PDF
 ///
-/// Applies an electronic seal (a PAdES signature with the organisation's certificate) to the
-/// PDF in the request and answers the sealed PDF.
-///
-/// The body is the PDF itself (`application/pdf` or `application/octet-stream`), or JSON
-/// (`application/json`) carrying it as base64: `{"file": {"$content-type": "application/pdf",
-/// "$content": "<base64>"}}` as flows hold files, or `{"fileContent": "<base64>"}`. The PDF
-/// may have at most `PDF_SEAL_MAX_BODY_BYTES` bytes. It is taken as sent: any
-/// `Content-Encoding` but `identity` is answered 415. A body that stops arriving for
-/// `PDF_SEAL_BODY_IDLE_TIMEOUT_SECS`, or is not complete after `PDF_SEAL_BODY_TIMEOUT_SECS`, is
-/// answered 408. At most `PDF_SEAL_MAX_CONCURRENT_SEALS` seals run at once; one more is
-/// answered 503 at once with `Retry-After`.
-///
-/// Options, all optional, go in the query string (`reason`, `location`, `contactInfo`,
-/// `fieldName`, `digest` = `sha256` | `sha384` | `sha512`) or, with a JSON body, beside the
-/// file under the same names. An option given in both places must have the same value.
-///
-/// The answer is the sealed PDF, or JSON `{"$content-type", "$content", "fieldName",
-/// "documentSha256"}` when `Accept` asks for `application/json`. The headers
-/// `X-Seal-Field-Name` and `X-Seal-Document-SHA256` carry the same facts either way. Nothing
-/// of the document is kept on disk.
+/// Applies an electronic seal (a PAdES signature made with the organisation's certificate) to
+/// a PDF and answers the sealed PDF. Only a digest of the document reaches the signing key.
+/// Send the PDF as the request body; the options are optional.
+// The body may also be JSON carrying the PDF as base64, as flows hold files (`{"file":
+// {"$content-type", "$content"}}`) or as `{"fileContent": "<base64>"}`, with the options
+// beside it under the same names; an option given in the query too must have the same value.
+// The answer is JSON (`SealedPdfJson`) when `Accept` ranks `application/json` first. The PDF
+// may have `PDF_SEAL_MAX_BODY_BYTES`; any `Content-Encoding` but `identity` is a 415; a body
+// that pauses for `PDF_SEAL_BODY_IDLE_TIMEOUT_SECS` or is not complete after
+// `PDF_SEAL_BODY_TIMEOUT_SECS` is a 408; past `PDF_SEAL_MAX_CONCURRENT_SEALS` seals at once
+// the answer is an immediate 503 with `Retry-After`. Nothing of the document is kept on disk.
+#[utoipa::path(
+    post,
+    path = "/api/seal",
+    operation_id = "SealPdf",
+    tag = "seal",
+    extensions(("x-ms-visibility" = json!("important"))),
+    params(
+        ("reason" = Option<String>, Query, description = "Why the document is sealed, as the seal shows it (at most 1000 characters).", extensions(("x-ms-summary" = json!("Reason")), ("x-ms-visibility" = json!("advanced")))),
+        ("location" = Option<String>, Query, description = "Where the document is sealed, as the seal shows it.", extensions(("x-ms-summary" = json!("Location")), ("x-ms-visibility" = json!("advanced")))),
+        ("contactInfo" = Option<String>, Query, description = "How to reach the organisation that sealed the document.", extensions(("x-ms-summary" = json!("Contact information")), ("x-ms-visibility" = json!("advanced")))),
+        ("fieldName" = Option<String>, Query, description = "The name of the new signature field (no dots, at most 100 characters); by default the first free name of Seal1, Seal2 and so on.", extensions(("x-ms-summary" = json!("Signature field name")), ("x-ms-visibility" = json!("advanced")))),
+        ("digest" = Option<DigestName>, Query, description = "The digest algorithm; by default the signing key's own (SHA-256 for most keys).", extensions(("x-ms-summary" = json!("Digest algorithm")), ("x-ms-visibility" = json!("advanced")))),
+    ),
+    request_body(
+        description = "The PDF to seal.",
+        content(
+            (PdfFile = "application/pdf"),
+            (PdfFile = "application/octet-stream"),
+            (SealPdfJson = "application/json"),
+        ),
+        extensions(("x-ms-summary" = json!("PDF file"))),
+    ),
+    responses(
+        (status = 200, description = "The sealed PDF.",
+            content(
+                (PdfFile = "application/pdf"),
+                (SealedPdfJson = "application/json"),
+            ),
+            headers(
+                ("X-Seal-Field-Name" = String, description = "The name of the signature field that holds the seal, percent-encoded beyond visible ASCII."),
+                ("X-Seal-Document-SHA256" = String, description = "The SHA-256 of the sealed PDF, as lowercase hex."),
+            ),
+        ),
+    ),
+)]
 pub async fn seal(
     request: HttpRequest,
     body: web::Payload,

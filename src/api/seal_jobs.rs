@@ -7,8 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use pdf_seal_core::signer::DigestAlgorithm;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::AppState;
+use super::openapi::DigestName;
 use super::problem::{ApiError, ProblemType};
 use super::request_body::{BodyTimeouts, content_length, read_limited, refuse_content_encoding};
 use super::seal_request::{RequestedOptions, media_type};
@@ -22,33 +24,67 @@ pub const MAX_JOB_REQUEST_BYTES: u64 = 64 * 1024;
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 /// The body of `POST /api/seal-jobs`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CreateJob {
+#[schema(as = SealJobRequest)]
+pub struct CreateJob {
+    /// The PDF blob to seal.
     source: BlobPath,
+    /// Where to write the sealed PDF; by default beside the source, with `.sealed` before
+    /// `.pdf` (`scans/a.pdf` gives `scans/a.sealed.pdf`). It may not be the source.
     destination: Option<BlobPath>,
+    /// Replace the destination blob if it exists; otherwise the job fails with
+    /// `destination-exists`.
     #[serde(default)]
+    #[schema(extensions(("x-ms-summary" = json!("Overwrite")), ("x-ms-visibility" = json!("advanced"))))]
     overwrite: bool,
+    /// Why the document is sealed, as the seal shows it (at most 1000 characters).
+    #[schema(extensions(("x-ms-summary" = json!("Reason")), ("x-ms-visibility" = json!("advanced"))))]
     reason: Option<String>,
+    /// Where the document is sealed, as the seal shows it.
+    #[schema(extensions(("x-ms-summary" = json!("Location")), ("x-ms-visibility" = json!("advanced"))))]
     location: Option<String>,
+    /// How to reach the organisation that sealed the document.
+    #[schema(extensions(("x-ms-summary" = json!("Contact information")), ("x-ms-visibility" = json!("advanced"))))]
     contact_info: Option<String>,
+    /// The name of the new signature field (no dots, at most 100 characters).
+    #[schema(extensions(("x-ms-summary" = json!("Signature field name")), ("x-ms-visibility" = json!("advanced"))))]
     field_name: Option<String>,
+    /// The digest algorithm; by default the signing key's own.
+    #[schema(value_type = Option<DigestName>)]
     digest: Option<String>,
 }
 
 /// Seal a PDF in Blob Storage
 ///
-/// Starts a job that seals the PDF blob `source` and writes the sealed PDF to `destination`,
-/// and answers `202 Accepted` at once, with the job's status URL in `Location` and the seconds
-/// to wait before asking it in `Retry-After`. The body is JSON:
-/// `{"source": {"container", "blob"}, "destination": {"container", "blob"}, "overwrite",
-/// "reason", "location", "contactInfo", "fieldName", "digest"}`; only `source` is required.
-/// The default destination is the source's container, with `.sealed` before the blob name's
-/// `.pdf` (`scans/a.pdf` gives `scans/a.sealed.pdf`). An existing destination is replaced only
-/// with `"overwrite": true`; the destination may not be the source.
-///
-/// With an `Idempotency-Key` header, a retried request creates no second job: the same key
-/// with the same body answers the same job; the same key with another body is a 409.
+/// Starts a job that seals a PDF blob of any size and writes the sealed PDF to another blob.
+/// The action waits for the job by itself: it ends when the sealed PDF is in place, with its
+/// name, size and SHA-256.
+// The answer is `202 Accepted` at once, with the job's status URL in `Location` and the
+// seconds to wait before asking it in `Retry-After`; Power Automate and Logic Apps follow it
+// until it answers 200 or an error. With an `Idempotency-Key` header, a retried request
+// creates no second job: the same key with the same body answers the same job; the same key
+// with another body is a 409.
+#[utoipa::path(
+    post,
+    path = "/api/seal-jobs",
+    operation_id = "SealBlobPdf",
+    tag = "seal",
+    extensions(("x-ms-visibility" = json!("important"))),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible characters that makes a retried request answer the same job, such as the flow run's name.", extensions(("x-ms-summary" = json!("Idempotency key")), ("x-ms-visibility" = json!("advanced")))),
+    ),
+    request_body(content = CreateJob, content_type = "application/json", description = "The blobs and the options of the seal."),
+    responses(
+        (status = 200, description = "The job is done: the sealed PDF is in place. The action's result, once the platform has followed `Location`.", body = JobView),
+        (status = 202, description = "The job is queued or running; ask `Location` after `Retry-After` seconds.", body = JobView,
+            headers(
+                ("Location" = String, description = "The job's status URL."),
+                ("Retry-After" = u32, description = "Seconds to wait before asking the status URL."),
+            ),
+        ),
+    ),
+)]
 pub async fn create(
     request: HttpRequest,
     body: web::Payload,
@@ -83,11 +119,30 @@ pub async fn create(
 
 /// Get the status of a seal job
 ///
-/// `202 Accepted` while the job is queued or running, with `Location` and `Retry-After` as
-/// when it was created; `200` with `{"status": "succeeded", "destination", "sizeBytes",
-/// "sha256", "fieldName", "timings"}` once the sealed PDF is in place; a problem+json 4xx
-/// naming the cause when the job failed for good (the source is missing, is not a PDF or
-/// cannot be sealed, the source changed during the job, the destination exists).
+/// The status URL of a job, which the platform follows by itself: `202` while the job is
+/// queued or running, `200` with the result once the sealed PDF is in place, and an error
+/// naming the cause when the job failed for good.
+// The failures for good: the source is missing, is not a PDF or cannot be sealed, the source
+// changed during the job, the destination exists.
+#[utoipa::path(
+    get,
+    path = "/api/seal-jobs/{id}",
+    operation_id = "GetSealJob",
+    tag = "seal",
+    extensions(("x-ms-visibility" = json!("internal"))),
+    params(
+        ("id" = String, Path, description = "The job's id, from the status URL.", extensions(("x-ms-summary" = json!("Job id")))),
+    ),
+    responses(
+        (status = 200, description = "The job is done: the sealed PDF is in place.", body = JobView),
+        (status = 202, description = "The job is queued or running; ask again after `Retry-After` seconds.", body = JobView,
+            headers(
+                ("Location" = String, description = "The job's status URL."),
+                ("Retry-After" = u32, description = "Seconds to wait before asking again."),
+            ),
+        ),
+    ),
+)]
 pub async fn status(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -216,29 +271,51 @@ fn job_error(error: JobError, jobs: &Jobs) -> ApiError {
 }
 
 /// What the job API says of a job.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct JobView<'a> {
+#[schema(as = SealJob)]
+pub struct JobView<'a> {
+    /// The job's id.
+    #[schema(value_type = String, extensions(("x-ms-summary" = json!("Job id"))))]
     id: &'a JobId,
+    /// Where the job is: `queued`, `running` or `succeeded` (a failed job is answered with
+    /// an error).
     status: JobStatus,
+    /// The PDF blob sealed.
+    #[schema(value_type = BlobPath)]
     source: &'a BlobPath,
+    /// The blob that holds, or will hold, the sealed PDF.
+    #[schema(value_type = BlobPath)]
     destination: &'a BlobPath,
+    /// When the job was created (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(extensions(("x-ms-summary" = json!("Created at"))))]
     created_at: OffsetDateTime,
+    /// When the job finished (RFC 3339).
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
+    #[schema(extensions(("x-ms-summary" = json!("Finished at"))))]
     finished_at: Option<OffsetDateTime>,
     /// How many times a worker started the job.
+    #[schema(extensions(("x-ms-summary" = json!("Attempts"))))]
     attempts: u32,
+    /// The size of the sealed PDF in bytes, once it is in place.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(extensions(("x-ms-summary" = json!("Size in bytes"))))]
     size_bytes: Option<u64>,
+    /// The SHA-256 of the sealed PDF as lowercase hex, once it is in place.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, extensions(("x-ms-summary" = json!("SHA-256"))))]
     sha256: Option<&'a str>,
+    /// The name of the signature field that holds the seal, once it is in place.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, extensions(("x-ms-summary" = json!("Signature field name"))))]
     field_name: Option<&'a str>,
+    /// How long the job took, once it is done.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Timings>)]
     timings: Option<&'a Timings>,
 }
 

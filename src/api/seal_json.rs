@@ -7,7 +7,9 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
+use super::openapi::{DigestName, FlowFile};
 use super::problem::{ApiError, ProblemType};
 use super::seal_request::RequestedOptions;
 
@@ -30,18 +32,33 @@ struct FileObject<'a> {
     content: Base64Text<'a>,
 }
 
-/// The JSON body of a seal request.
-#[derive(Deserialize)]
+/// The JSON body of a seal request: the PDF as base64, in `file` or in `fileContent`, and the
+/// options of the query string beside it.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct JsonBody<'a> {
+pub struct SealPdfJson<'a> {
+    /// The PDF as flows hold files.
     #[serde(borrow)]
+    #[schema(value_type = Option<FlowFile>)]
     file: Option<FileObject<'a>>,
+    /// The PDF as base64, when `file` is not given.
     #[serde(borrow)]
+    #[schema(value_type = Option<String>, format = Byte, extensions(("x-ms-summary" = json!("File content"))))]
     file_content: Option<Base64Text<'a>>,
+    /// As the query parameter `reason`.
+    #[schema(extensions(("x-ms-summary" = json!("Reason"))))]
     reason: Option<String>,
+    /// As the query parameter `location`.
+    #[schema(extensions(("x-ms-summary" = json!("Location"))))]
     location: Option<String>,
+    /// As the query parameter `contactInfo`.
+    #[schema(extensions(("x-ms-summary" = json!("Contact information"))))]
     contact_info: Option<String>,
+    /// As the query parameter `fieldName`.
+    #[schema(extensions(("x-ms-summary" = json!("Signature field name"))))]
     field_name: Option<String>,
+    /// As the query parameter `digest`.
+    #[schema(value_type = Option<DigestName>)]
     digest: Option<String>,
 }
 
@@ -49,7 +66,7 @@ struct JsonBody<'a> {
 /// `{"fileContent": "<base64>"}`, with the options beside the file. Returns the decoded PDF,
 /// which may have at most `max_pdf_bytes`, and the options.
 pub fn parse_json(raw: &[u8], max_pdf_bytes: u64) -> Result<(Bytes, RequestedOptions), ApiError> {
-    let body: JsonBody<'_> = serde_json::from_slice(raw).map_err(|error| {
+    let body: SealPdfJson<'_> = serde_json::from_slice(raw).map_err(|error| {
         let detail = format!("the JSON body cannot be read: {error}");
         ApiError::new(ProblemType::InvalidRequest, detail)
     })?;

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures_util::stream;
 use pdf_seal_core::Sealed;
 use sha2::{Digest as _, Sha256};
+use utoipa::ToSchema;
 
 /// The name of the signature field that holds the seal, percent-encoded (see
 /// [`field_name_header`]).
@@ -19,6 +20,24 @@ pub const FIELD_NAME_HEADER: HeaderName = HeaderName::from_static("x-seal-field-
 
 /// The SHA-256 of the whole sealed document, as lowercase hex.
 pub const DOCUMENT_SHA256_HEADER: HeaderName = HeaderName::from_static("x-seal-document-sha256");
+
+/// The sealed PDF as JSON, for a caller whose `Accept` ranks `application/json` first.
+// Written by `json_parts` without this type, which only describes it.
+#[derive(ToSchema)]
+pub struct SealedPdfJson {
+    /// Always `application/pdf`.
+    #[schema(rename = "$content-type", example = "application/pdf")]
+    pub content_type: String,
+    /// The sealed PDF as base64.
+    #[schema(rename = "$content", format = Byte)]
+    pub content: String,
+    /// The name of the signature field that holds the seal.
+    #[schema(rename = "fieldName")]
+    pub field_name: String,
+    /// The SHA-256 of the sealed PDF, as lowercase hex.
+    #[schema(rename = "documentSha256")]
+    pub document_sha256: String,
+}
 
 /// Answers the sealed document: `original` followed by the seal's increment.
 ///

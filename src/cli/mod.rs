@@ -1,7 +1,9 @@
 //! The command line: one file per command.
 
+pub mod connector;
 pub mod dev_cert;
 mod interrupt;
+pub mod openapi;
 pub mod seal;
 mod seal_destination;
 mod seal_input;
@@ -121,6 +123,10 @@ pub enum Command {
     Seal(seal::SealArgs),
     /// Make a development root CA and seal certificate
     DevCert(dev_cert::DevCertArgs),
+    /// Write the OpenAPI 3.1 document of the HTTP API
+    Openapi(openapi::OpenApiArgs),
+    /// Write the Power Platform custom connector package
+    Connector(connector::ConnectorArgs),
 }
 
 /// Why a command did not succeed.
@@ -229,6 +235,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Seal(args) => seal::run(args),
         Command::DevCert(args) => dev_cert::run(args),
+        Command::Openapi(args) => openapi::run(args),
+        Command::Connector(args) => connector::run(args),
     };
 
     match result {

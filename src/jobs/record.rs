@@ -110,7 +110,7 @@ impl JobRequest {
 }
 
 /// Where a job is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum JobStatus {
     Queued,
@@ -146,18 +146,23 @@ pub struct JobProblem {
 }
 
 /// How long the job took, in milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Timings {
     /// From creation to the start of the attempt that finished it.
+    #[schema(extensions(("x-ms-summary" = json!("Queued (ms)"))))]
     pub queued_ms: u64,
     /// Reading, hashing and copying the source.
+    #[schema(extensions(("x-ms-summary" = json!("Reading (ms)"))))]
     pub read_ms: u64,
     /// Signing.
+    #[schema(extensions(("x-ms-summary" = json!("Signing (ms)"))))]
     pub sign_ms: u64,
     /// Committing the output.
+    #[schema(extensions(("x-ms-summary" = json!("Committing (ms)"))))]
     pub commit_ms: u64,
     /// From creation to the end.
+    #[schema(extensions(("x-ms-summary" = json!("Total (ms)"))))]
     pub total_ms: u64,
 }
 

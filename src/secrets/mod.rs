@@ -226,7 +226,7 @@ impl VaultSecret {
 }
 
 /// What health says of one Key Vault secret: never its value.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SecretStatus {
     /// The setting that names the secret.
     pub setting: String,
@@ -237,10 +237,13 @@ pub struct SecretStatus {
     pub version: Option<String>,
     /// `ok`, or `failing` while reads fail (the last good value is in use).
     pub status: &'static str,
+    /// When reads began to fail (RFC 3339), while they fail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<String>,
+    /// Why the last read failed, while reads fail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the secret expires (RFC 3339), if it has an expiry date.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// `expires-soon` within 30 days of `expires`, `expired` after it.

@@ -12,10 +12,16 @@ const MAX_BLOB_NAME_CHARS: usize = 1024;
 const MAX_BLOB_SEGMENTS: usize = 254;
 
 /// A container and blob name that both backends accept.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "RawBlobPath", into = "RawBlobPath")]
+#[schema(title = "Blob")]
 pub struct BlobPath {
+    /// The container's name: 3 to 63 lowercase letters, digits and single hyphens.
+    #[schema(min_length = 3, max_length = 63, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", extensions(("x-ms-summary" = json!("Container"))))]
     container: String,
+    /// The blob's name within its container, with `/` between folders (at most 1024
+    /// characters).
+    #[schema(min_length = 1, max_length = 1024, extensions(("x-ms-summary" = json!("Blob name"))))]
     blob: String,
 }
 
