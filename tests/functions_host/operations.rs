@@ -173,7 +173,7 @@ fn seal_blob_pdf_answers_202_on_the_public_host_and_get_seal_job_follows_it_to_t
         "{path}: {job}"
     );
     eprintln!(
-        "SealBlobPdf: {} bytes in, {} bytes out (job {}, {} attempt(s), {} ms)",
+        "SealBlobPdf: {} bytes in, {} bytes out (job {}, {} attempt(s), {} ms); validate-pdf: PASS",
         std::fs::metadata(&input).unwrap().len(),
         job["sizeBytes"],
         job["id"],
