@@ -2,7 +2,8 @@
 //! with deadlines, a development certificate, one server, and the validators; Azurite for the
 //! tests of the Azure storage backend; certomancer (a test PKI, a TSA, a CSC v1 service) for the
 //! signing backends; an OpenID provider and test-signed tokens for the tests of
-//! Entra ID authentication.
+//! Entra ID authentication; the function app of `functions/` and the connector's operations, for
+//! the test that runs pdf-seal as the Azure Functions host does.
 
 // Each test binary that declares `mod support` uses only part of it.
 #![allow(dead_code)]
@@ -10,10 +11,12 @@
 pub mod account_sas;
 pub mod azurite;
 pub mod certomancer;
+pub mod connector_api;
 pub mod csc_v2;
 pub mod egress;
 pub mod fake_az;
 pub mod fixture;
+pub mod functions_app;
 pub mod job_scenarios;
 pub mod jobs;
 pub mod jwt;
