@@ -186,9 +186,12 @@ fn the_connection_test_and_the_openapi_document_need_the_key() {
     for path in ["/api/connection", "/api/openapi.json"] {
         let without = send(&server, Method::GET, path, &[]);
         let with = send(&server, Method::GET, path, &[("x-functions-key", KEY)]);
+        let head = send(&server, Method::HEAD, path, &[("x-functions-key", KEY)]);
 
         check_unauthorised(&without, "authentication-required", KEY_CHALLENGE, path);
         assert_eq!(with.status, 200, "{path} with the key");
+        assert_eq!(head.status, 200, "HEAD {path} with the key");
+        assert!(head.body.is_empty(), "HEAD {path}");
     }
     let check = send(
         &server,
