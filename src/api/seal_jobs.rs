@@ -75,7 +75,12 @@ pub struct CreateJob {
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible characters that makes a retried request answer the same job, such as the flow run's name.", extensions(("x-ms-summary" = json!("Idempotency key")), ("x-ms-visibility" = json!("advanced")))),
     ),
-    request_body(content = CreateJob, content_type = "application/json", description = "The blobs and the options of the seal."),
+    request_body(
+        content = CreateJob,
+        content_type = "application/json",
+        description = "The blobs and the options of the seal.",
+        extensions(("x-ms-summary" = json!("Seal request"))),
+    ),
     responses(
         (status = 200, description = "The job is done: the sealed PDF is in place. The action's result, once the platform has followed `Location`.", body = JobView),
         (status = 202, description = "The job is queued or running; ask `Location` after `Retry-After` seconds.", body = JobView,
