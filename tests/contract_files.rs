@@ -149,6 +149,106 @@ fn the_connector_command_fills_in_the_deployment_and_refuses_bad_values() {
 }
 
 #[test]
+fn writing_the_package_again_keeps_the_deployment_settings_and_warns_of_placeholders() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fixture = Fixture::new();
+    let out = fixture.path().join("package");
+    let connector = |extra: &[&str]| {
+        run(
+            Command::new(binary())
+                .arg("connector")
+                .args(extra)
+                .arg("--out")
+                .arg(&out),
+            Duration::from_secs(30),
+        )
+    };
+    let environment = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+
+    let first = connector(&["--host", "seal.contoso.com"]);
+    let settings_path = out.join("settings.json");
+    let mut settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&settings_path).unwrap()).unwrap();
+    settings["environment"] = environment.into();
+    settings["connectorId"] = "shared_pdf-20seal-5f0123456789abcdef".into();
+    std::fs::write(&settings_path, serde_json::to_vec(&settings).unwrap()).unwrap();
+    let second = connector(&[
+        "--host",
+        "seal.contoso.com",
+        "--client-id",
+        "11111111-2222-3333-4444-555555555555",
+        "--resource-uri",
+        "api://contoso-seal",
+    ]);
+
+    assert_eq!(first.code(), Some(0), "{}", first.ending());
+    let warning = first.stderr_text();
+    assert!(
+        warning.contains("placeholders for --client-id, --resource-uri"),
+        "{warning}"
+    );
+    assert_eq!(second.code(), Some(0), "{}", second.ending());
+    assert!(second.stderr_text().is_empty(), "{}", second.ending());
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&settings_path).unwrap()).unwrap();
+    assert_eq!(kept["environment"], environment);
+    assert_eq!(kept["connectorId"], "shared_pdf-20seal-5f0123456789abcdef");
+    assert_eq!(kept["apiDefinition"], "apiDefinition.swagger.json");
+    let mode = std::fs::metadata(&settings_path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+}
+
+#[test]
+fn an_output_that_is_not_a_directory_is_refused() {
+    let fixture = Fixture::new();
+    let file = fixture.path().join("a-file");
+    std::fs::write(&file, b"mine").unwrap();
+
+    let refused = run(
+        Command::new(binary())
+            .args(["connector", "--out"])
+            .arg(&file),
+        Duration::from_secs(30),
+    );
+
+    assert_eq!(refused.code(), Some(2), "{}", refused.ending());
+    assert!(
+        refused.stderr_text().contains("is not a directory"),
+        "{}",
+        refused.ending()
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+}
+
+#[test]
+fn a_closed_standard_output_is_an_error_not_a_panic() {
+    let fixture = Fixture::new();
+    for args in [&["openapi"][..], &["connector", "--out", "package"]] {
+        let mut child = Command::new(binary())
+            .args(args)
+            .current_dir(fixture.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+
+        let output = child.wait_with_output().unwrap();
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn the_service_serves_the_checked_in_openapi_document() {
     let fixture = Fixture::new();
     let server = fixture.serve();

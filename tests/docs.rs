@@ -1,5 +1,6 @@
-//! The documentation against the code: every setting the README and the connector's import
-//! guide name exists, every setting the code reads is in the README, and the sample files parse.
+//! The documentation against the code: every setting the README, the connector's import guide
+//! and the Functions app's README name exists, every setting the code reads is in the README, and
+//! the sample files parse.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -62,9 +63,10 @@ fn the_readme_documents_exactly_the_settings_the_code_reads() {
     assert!(read.len() > 30, "too few settings found: {read:?}");
 }
 
-#[test]
-fn the_connector_guide_names_only_settings_the_code_reads() {
-    let guide = std::fs::read_to_string(root().join("connector/README.md")).unwrap();
+/// The `PDF_SEAL_*` names that the guide at `path` (from the project root) names; panics
+/// naming those the code never reads.
+fn settings_named_in(path: &str) -> BTreeSet<String> {
+    let guide = std::fs::read_to_string(root().join(path)).unwrap();
     let mut code = String::new();
     rust_sources(&root().join("src"), &mut code);
 
@@ -74,9 +76,23 @@ fn the_connector_guide_names_only_settings_the_code_reads() {
     let unknown: Vec<_> = named.difference(&read).collect();
     assert!(
         unknown.is_empty(),
-        "connector/README.md names settings pdf-seal never reads: {unknown:?}"
+        "{path} names settings pdf-seal never reads: {unknown:?}"
     );
+    named
+}
+
+#[test]
+fn the_connector_guide_names_only_settings_the_code_reads() {
+    let named = settings_named_in("connector/README.md");
+
     assert!(named.len() >= 6, "too few settings found: {named:?}");
+}
+
+#[test]
+fn the_functions_readme_names_only_settings_the_code_reads() {
+    let named = settings_named_in("functions/README.md");
+
+    assert!(named.contains("PDF_SEAL_AUTH"), "{named:?}");
 }
 
 #[test]

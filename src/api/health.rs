@@ -21,7 +21,7 @@ pub struct Health {
     secrets: Vec<SecretStatus>,
 }
 
-/// Check that the service is up.
+/// Check that the service is up
 ///
 /// Answers `200` with `{"status": "ok", "version": "<pdf-seal version>"}`. It does not call
 /// the signer, so it stays cheap enough for frequent probes, and needs no credential. `HEAD`

@@ -101,12 +101,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/connection")
                 .route(web::get().to(guarded(connection::connection)))
-                .default_service(fallback::method_not_allowed("GET")),
+                .route(web::head().to(guarded(connection::connection)))
+                .default_service(fallback::method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/api/openapi.json")
                 .route(web::get().to(guarded(openapi::openapi_json)))
-                .default_service(fallback::method_not_allowed("GET")),
+                .route(web::head().to(guarded(openapi::openapi_json)))
+                .default_service(fallback::method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/api/seal")

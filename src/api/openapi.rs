@@ -77,7 +77,7 @@ const PROPERTY_EXTENSIONS: &[(&str, &str, &str, Option<&str>)] = &[
     ("SealJob", "status", "Status", None),
     ("SealJob", "source", "Source", None),
     ("SealJob", "destination", "Destination", None),
-    ("SealJob", "timings", "Timings", None),
+    ("SealJob", "timings", "Timings", Some("advanced")),
     ("SealPdfJson", "file", "File", None),
     ("SealPdfJson", "digest", "Digest algorithm", None),
 ];

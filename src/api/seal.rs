@@ -37,8 +37,8 @@ use super::seal_response::{SealedPdfJson, respond};
     extensions(("x-ms-visibility" = json!("important"))),
     params(
         ("reason" = Option<String>, Query, description = "Why the document is sealed, as the seal shows it (at most 1000 characters).", max_length = 1000, extensions(("x-ms-summary" = json!("Reason")), ("x-ms-visibility" = json!("advanced")))),
-        ("location" = Option<String>, Query, description = "Where the document is sealed, as the seal shows it.", max_length = 1000, extensions(("x-ms-summary" = json!("Location")), ("x-ms-visibility" = json!("advanced")))),
-        ("contactInfo" = Option<String>, Query, description = "How to reach the organisation that sealed the document.", max_length = 1000, extensions(("x-ms-summary" = json!("Contact information")), ("x-ms-visibility" = json!("advanced")))),
+        ("location" = Option<String>, Query, description = "Where the document is sealed, as the seal shows it (at most 1000 characters).", max_length = 1000, extensions(("x-ms-summary" = json!("Location")), ("x-ms-visibility" = json!("advanced")))),
+        ("contactInfo" = Option<String>, Query, description = "How to reach the organisation that sealed the document (at most 1000 characters).", max_length = 1000, extensions(("x-ms-summary" = json!("Contact information")), ("x-ms-visibility" = json!("advanced")))),
         ("fieldName" = Option<String>, Query, description = "The name of the new signature field (no dots, at most 100 characters); by default the first free name of Seal1, Seal2 and so on.", max_length = 100, pattern = "^[^.]*$", extensions(("x-ms-summary" = json!("Signature field name")), ("x-ms-visibility" = json!("advanced")))),
         ("digest" = Option<DigestName>, Query, description = "The digest algorithm; by default the signing key's own (SHA-256 for most keys).", extensions(("x-ms-summary" = json!("Digest algorithm")), ("x-ms-visibility" = json!("advanced")))),
     ),

@@ -41,13 +41,14 @@ pub struct CreateJob {
     /// Why the document is sealed, as the seal shows it (at most 1000 characters).
     #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Reason")), ("x-ms-visibility" = json!("advanced"))))]
     reason: Option<String>,
-    /// Where the document is sealed, as the seal shows it.
+    /// Where the document is sealed, as the seal shows it (at most 1000 characters).
     #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Location")), ("x-ms-visibility" = json!("advanced"))))]
     location: Option<String>,
-    /// How to reach the organisation that sealed the document.
+    /// How to reach the organisation that sealed the document (at most 1000 characters).
     #[schema(max_length = 1000, extensions(("x-ms-summary" = json!("Contact information")), ("x-ms-visibility" = json!("advanced"))))]
     contact_info: Option<String>,
-    /// The name of the new signature field (no dots, at most 100 characters).
+    /// The name of the new signature field (no dots, at most 100 characters); by default the
+    /// first free name of Seal1, Seal2 and so on.
     #[schema(max_length = 100, pattern = "^[^.]*$", extensions(("x-ms-summary" = json!("Signature field name")), ("x-ms-visibility" = json!("advanced"))))]
     field_name: Option<String>,
     /// The digest algorithm; by default the signing key's own.
@@ -74,7 +75,12 @@ pub struct CreateJob {
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible characters that makes a retried request answer the same job, such as the flow run's name.", min_length = 1, max_length = 255, pattern = "^[ -~]*[!-~][ -~]*$", extensions(("x-ms-summary" = json!("Idempotency key")), ("x-ms-visibility" = json!("advanced")))),
     ),
-    request_body(content = CreateJob, content_type = "application/json", description = "The blobs and the options of the seal."),
+    request_body(
+        content = CreateJob,
+        content_type = "application/json",
+        description = "The blobs and the options of the seal.",
+        extensions(("x-ms-summary" = json!("Seal request"))),
+    ),
     responses(
         (status = 200, description = "The job is done: the sealed PDF is in place. The action's result, once the platform has followed `Location`.", body = JobView),
         (status = 202, description = "The job is queued or running; ask `Location` after `Retry-After` seconds.", body = JobView,
@@ -299,7 +305,7 @@ pub struct JobView<'a> {
     #[schema(extensions(("x-ms-summary" = json!("Finished at"))))]
     finished_at: Option<OffsetDateTime>,
     /// How many times a worker started the job.
-    #[schema(extensions(("x-ms-summary" = json!("Attempts"))))]
+    #[schema(extensions(("x-ms-summary" = json!("Attempts")), ("x-ms-visibility" = json!("advanced"))))]
     attempts: u32,
     /// The size of the sealed PDF in bytes, once it is in place.
     #[serde(skip_serializing_if = "Option::is_none")]

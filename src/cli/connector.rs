@@ -1,6 +1,10 @@
 //! `pdf-seal connector --out DIR`.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
+
+use anyhow::Context as _;
 
 use super::CliError;
 use crate::api::openapi::document;
@@ -25,44 +29,81 @@ pub struct ConnectorArgs {
     #[arg(long, value_name = "URI", value_parser = parse_resource_uri)]
     pub resource_uri: Option<String>,
 
-    /// The Entra ID tenant that signs users in: its id, or common for any tenant
+    /// The Entra ID tenant that signs users in: its id, or common or organizations for any
+    /// tenant [default: common]
     #[arg(long, value_name = "TENANT", value_parser = parse_tenant)]
     pub tenant: Option<String>,
 }
 
-/// Writes the Power Platform connector package and names its files.
+/// Writes the Power Platform connector package and names its files; warns of each value left
+/// as a placeholder, since such a package cannot be imported as it is.
 pub fn run(args: ConnectorArgs) -> Result<(), CliError> {
     let defaults = ConnectorSettings::default();
+    let mut placeholders = Vec::new();
+    let mut given = |value: Option<String>, default: String, flag: &'static str| {
+        value.unwrap_or_else(|| {
+            placeholders.push(flag);
+            default
+        })
+    };
     let settings = ConnectorSettings {
-        host: args.host.unwrap_or(defaults.host),
-        client_id: args.client_id.unwrap_or(defaults.client_id),
-        resource_uri: args.resource_uri.unwrap_or(defaults.resource_uri),
+        host: given(args.host, defaults.host, "--host"),
+        client_id: given(args.client_id, defaults.client_id, "--client-id"),
+        resource_uri: given(args.resource_uri, defaults.resource_uri, "--resource-uri"),
         tenant: args.tenant.unwrap_or(defaults.tenant),
     };
-    let openapi = document();
-    let files = connector::package(&openapi, &settings).map_err(anyhow::Error::from)?;
 
     let name = super::describe(&args.out, "-");
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(CliError::Refused(format!(
+            "cannot write into {name}: it is not a directory"
+        )));
+    }
+    let kept = connector::kept_settings(&args.out);
+    let files = connector::package(&document(), &settings, kept).map_err(anyhow::Error::from)?;
     connector::write(&args.out, &files)
         .map_err(|error| CliError::from_path_io(format!("cannot write into {name}"), error))?;
+
+    let mut report = String::new();
     for (file, _) in &files {
-        println!("wrote {}", args.out.join(file).display());
+        let _ = writeln!(report, "wrote {}", args.out.join(file).display());
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(report.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write to standard output")?;
+    if !placeholders.is_empty() {
+        eprintln!(
+            "pdf-seal: warning: the package has placeholders for {}; give them before importing it",
+            placeholders.join(", ")
+        );
     }
     Ok(())
 }
 
-/// A host name: letters, digits, hyphens and dots, with an optional port; no scheme or path.
+/// A host name with an optional port: letters, digits and hyphens in labels of at most 63
+/// characters, and a port of 1 to 65535 in plain digits; no scheme or path.
 fn parse_host(text: &str) -> Result<String, String> {
-    let (name, port) = text.split_once(':').unwrap_or((text, "0"));
-    let name_ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if !name_ok || port.parse::<u16>().is_err() {
+    let (name, port) = match text.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (text, None),
+    };
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let name_ok = name.len() <= 253 && name.split('.').all(label_ok);
+    let port_ok = port.is_none_or(|port| {
+        !port.starts_with('0')
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|port| port > 0)
+    });
+    if !name_ok || !port_ok {
         return Err(
             "give a host name such as contoso-seal.azurewebsites.net, without https:// or a path"
                 .into(),
@@ -82,8 +123,11 @@ fn parse_client_id(text: &str) -> Result<String, String> {
     }
 }
 
+/// An `api://` URI of at most 400 characters, of visible ASCII.
 fn parse_resource_uri(text: &str) -> Result<String, String> {
-    let ok = text.starts_with("api://") && text.len() > 6 && !text.chars().any(char::is_whitespace);
+    let ok = text.starts_with("api://")
+        && (7..=400).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_graphic());
     match ok {
         true => Ok(text.to_owned()),
         false => {
@@ -92,11 +136,12 @@ fn parse_resource_uri(text: &str) -> Result<String, String> {
     }
 }
 
+/// A tenant id, or `common` or `organizations` (any tenant, or any tenant's work accounts).
 fn parse_tenant(text: &str) -> Result<String, String> {
-    let known = ["common", "organizations"];
-    match is_guid(text) || known.contains(&text) {
-        true => Ok(text.to_ascii_lowercase()),
-        false => Err("give the tenant id (a GUID), or common".into()),
+    let text = text.to_ascii_lowercase();
+    match is_guid(&text) || ["common", "organizations"].contains(&text.as_str()) {
+        true => Ok(text),
+        false => Err("give the tenant id (a GUID), common or organizations".into()),
     }
 }
 
@@ -121,6 +166,10 @@ mod tests {
         );
         assert!(parse_host("seal.example.com:8443").is_ok());
         for bad in [
+            "seal.example.com:+443",
+            "seal.example.com:0",
+            "seal.example.com:0443",
+            &format!("{}.example.com", "a".repeat(64)),
             "https://seal.example.com",
             "seal.example.com/api",
             "",
@@ -136,8 +185,12 @@ mod tests {
         assert!(parse_client_id("11111111-2222-3333-4444-555555555555").is_ok());
         assert!(parse_client_id("my-app").is_err());
         assert!(parse_tenant("common").is_ok());
+        assert_eq!(parse_tenant("COMMON").unwrap(), "common");
+        assert!(parse_tenant("organizations").is_ok());
         assert!(parse_tenant("contoso.onmicrosoft.com").is_err());
         assert!(parse_resource_uri("api://pdf-seal").is_ok());
         assert!(parse_resource_uri("https://pdf-seal").is_err());
+        assert!(parse_resource_uri("api://x\u{202e}y").is_err());
+        assert!(parse_resource_uri(&format!("api://{}", "x".repeat(400))).is_err());
     }
 }

@@ -1,6 +1,9 @@
 //! `pdf-seal openapi [--out FILE]`.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use super::CliError;
 use crate::api::openapi::document_json;
@@ -17,20 +20,27 @@ pub struct OpenApiArgs {
 pub fn run(args: OpenApiArgs) -> Result<(), CliError> {
     let json = document_json();
     match args.out {
-        None => print!("{json}"),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(json.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("cannot write to standard output")?;
+        }
         Some(path) => {
-            let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
-            let dir = dir.unwrap_or(std::path::Path::new("."));
             let name = super::describe(&path, "standard output");
-            let write = || -> std::io::Result<()> {
-                let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
-                std::io::Write::write_all(&mut temporary, json.as_bytes())?;
-                temporary.persist(&path).map_err(|error| error.error)?;
-                Ok(())
-            };
-            write()
+            replace(&path, json.as_bytes())
                 .map_err(|error| CliError::from_path_io(format!("cannot write {name}"), error))?;
         }
     }
+    Ok(())
+}
+
+/// Replaces `path` through a temporary file beside it, so that it is never half written.
+fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    let mut temporary = crate::connector::temporary_file_in(dir.unwrap_or(Path::new(".")))?;
+    temporary.write_all(bytes)?;
+    temporary.persist(path).map_err(|error| error.error)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use swagger::{ConversionError, OPERATIONS};
 
@@ -52,6 +52,7 @@ impl Default for ConnectorSettings {
 pub fn package(
     openapi: &Value,
     settings: &ConnectorSettings,
+    kept: Map<String, Value>,
 ) -> Result<Vec<(&'static str, Vec<u8>)>, ConversionError> {
     let definition = swagger::api_definition(openapi, settings)?;
     Ok(vec![
@@ -60,24 +61,55 @@ pub fn package(
             "apiProperties.json",
             pretty(&properties::api_properties(settings)),
         ),
-        ("settings.json", pretty(&properties::paconn_settings())),
+        ("settings.json", pretty(&properties::paconn_settings(kept))),
         ("icon.png", ICON.to_vec()),
         ("README.md", README.as_bytes().to_vec()),
     ])
 }
 
-/// Writes the package into `dir`, which is created if missing; files of the same names are
-/// replaced, each through a temporary file, so that none is ever left half written.
+/// Writes the package into `dir`, which is created if missing. Every file is written to a
+/// temporary file first, and only once all are complete are they renamed into place, so that a
+/// failure (a full disk) leaves the old package as it was. The files are readable by all
+/// (0644): they hold no secret.
 pub fn write(dir: &Path, files: &[(&'static str, Vec<u8>)]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
+    let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
-        let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
+        let mut temporary = temporary_file_in(dir)?;
         io::Write::write_all(&mut temporary, bytes)?;
-        temporary
-            .persist(dir.join(name))
-            .map_err(|error| error.error)?;
+        temporary.as_file().sync_all()?;
+        staged.push((temporary, dir.join(name)));
+    }
+    for (temporary, path) in staged {
+        temporary.persist(path).map_err(|error| error.error)?;
     }
     Ok(())
+}
+
+/// A temporary file in `dir` that is readable by all once renamed into place.
+pub fn temporary_file_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    tempfile::Builder::new()
+        .prefix(".pdf-seal-")
+        .permissions(fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+}
+
+/// The `environment` and `connectorId` of the `settings.json` already in `dir`, which `paconn`
+/// or the administrator wrote there: writing the package again must keep them.
+pub fn kept_settings(dir: &Path) -> Map<String, Value> {
+    let Ok(text) = fs::read(dir.join("settings.json")) else {
+        return Map::new();
+    };
+    let Ok(Value::Object(old)) = serde_json::from_slice::<Value>(&text) else {
+        return Map::new();
+    };
+    old.into_iter()
+        .filter(|(key, value)| {
+            properties::KEPT_SETTINGS.contains(&key.as_str()) && value.is_string()
+        })
+        .collect()
 }
 
 /// Pretty JSON with a final line break, so that the checked-in files diff line by line.

@@ -1,6 +1,6 @@
 //! `apiProperties.json` (the connection: Entra ID OAuth) and `settings.json` (for `paconn`).
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{BRAND_COLOR, ConnectorSettings};
 
@@ -41,13 +41,22 @@ pub fn api_properties(settings: &ConnectorSettings) -> Value {
     })
 }
 
-/// The `settings.json` that `paconn create --settings settings.json` reads: the package's
-/// files. The environment is given on the command line, or added here by the administrator.
-pub fn paconn_settings() -> Value {
-    json!({
+/// The keys of `settings.json` that belong to a deployment, not to the package: the Power
+/// Platform environment, and the connector's id once `paconn create` has made it.
+pub const KEPT_SETTINGS: [&str; 2] = ["environment", "connectorId"];
+
+/// The `settings.json` that `paconn create --settings settings.json` reads, run in the
+/// package's folder (paconn reads the file names from where it runs): the package's files,
+/// and the `kept` deployment keys of an earlier copy.
+pub fn paconn_settings(kept: Map<String, Value>) -> Value {
+    let mut settings = json!({
         "apiDefinition": "apiDefinition.swagger.json",
         "apiProperties": "apiProperties.json",
         "icon": "icon.png",
         "powerAppsApiVersion": "2016-11-01",
-    })
+    });
+    if let Value::Object(map) = &mut settings {
+        map.extend(kept);
+    }
+    settings
 }

@@ -220,7 +220,7 @@ impl<'a> Converter<'a> {
                     if let Some(format) = schema.get("format") {
                         out_header["format"] = format.clone();
                     }
-                    out_header["x-ms-summary"] = json!(name);
+                    out_header["x-ms-summary"] = json!(header_title(name));
                     converted_headers.insert(name.clone(), out_header);
                 }
                 converted.insert("headers".into(), Value::Object(converted_headers));
@@ -359,6 +359,17 @@ fn preferred(content: &Value) -> Option<(&String, &Value)> {
     MEDIA_TYPES
         .iter()
         .find_map(|wanted| content.get_key_value(*wanted))
+}
+
+/// The title makers see for an answer's header: the header's name says little in a flow.
+fn header_title(name: &str) -> &str {
+    match name {
+        "Location" => "Status URL",
+        "Retry-After" => "Retry after (seconds)",
+        "X-Seal-Field-Name" => "Signature field name (percent-encoded)",
+        "X-Seal-Document-SHA256" => "Sealed document SHA-256",
+        other => other,
+    }
 }
 
 /// Copies the `x-` keys of `from` into `to`.

@@ -179,6 +179,33 @@ fn health_needs_no_key_and_unknown_paths_need_one() {
 }
 
 #[test]
+fn the_connection_test_and_the_openapi_document_need_the_key() {
+    let fixture = Fixture::new();
+    let server = serve_with_key(&fixture, "keys", &[]);
+
+    for path in ["/api/connection", "/api/openapi.json"] {
+        let without = send(&server, Method::GET, path, &[]);
+        let with = send(&server, Method::GET, path, &[("x-functions-key", KEY)]);
+        let head = send(&server, Method::HEAD, path, &[("x-functions-key", KEY)]);
+
+        check_unauthorised(&without, "authentication-required", KEY_CHALLENGE, path);
+        assert_eq!(with.status, 200, "{path} with the key");
+        assert_eq!(head.status, 200, "HEAD {path} with the key");
+        assert!(head.body.is_empty(), "HEAD {path}");
+    }
+    let check = send(
+        &server,
+        Method::GET,
+        "/api/connection",
+        &[("x-functions-key", KEY)],
+    );
+    let check: serde_json::Value = serde_json::from_slice(&check.body).unwrap();
+    assert_eq!(check["status"], "ok");
+    assert_eq!(check["blobMode"], true);
+    assert_eq!(check["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
 fn a_key_removed_from_the_keys_file_is_refused_without_a_restart() {
     let fixture = Fixture::new();
     let (mut server, keys_file) =

@@ -127,6 +127,15 @@ impl Fixture {
         Server::start(command, &self.dir.path().join(format!("{name}.log")))
     }
 
+    /// The settings that make the signer the development certificate, for a command built
+    /// elsewhere.
+    pub fn signer_settings(&self) -> [(&'static str, &Path); 2] {
+        [
+            ("PDF_SEAL_SIGNING_KEY", &self.key),
+            ("PDF_SEAL_SIGNING_CERTS", &self.chain),
+        ]
+    }
+
     /// The scratch directory.
     pub fn path(&self) -> &Path {
         self.dir.path()
