@@ -175,17 +175,17 @@ impl<'a> Converter<'a> {
             true => "file",
             false => "body",
         };
-        let mut parameter = json!({
-            "name": name,
-            "in": "body",
-            "required": body["required"].as_bool().unwrap_or(false),
-            "schema": schema,
-        });
+        let mut parameter = Map::new();
+        parameter.insert("name".into(), json!(name));
+        parameter.insert("in".into(), json!("body"));
+        let required = body["required"].as_bool().unwrap_or(false);
+        parameter.insert("required".into(), json!(required));
+        parameter.insert("schema".into(), schema);
         if let Some(description) = body.get("description") {
-            parameter["description"] = description.clone();
+            parameter.insert("description".into(), description.clone());
         }
-        copy_extensions(body, parameter.as_object_mut().unwrap_or(&mut Map::new()));
-        Ok((media_type.clone(), parameter))
+        copy_extensions(body, &mut parameter);
+        Ok((media_type.clone(), Value::Object(parameter)))
     }
 
     /// Each response with the schema of its preferred media type; the media types of the
@@ -266,7 +266,7 @@ impl<'a> Converter<'a> {
                 }
                 return Ok(inlined);
             }
-            // A simple enum of strings, written by utoipa as one `oneOf` branch per value.
+            // Swagger 2.0 has no `oneOf`; our document has no real alternatives to translate.
             return Err(unsupported("a oneOf with more than one non-null branch"));
         }
 
