@@ -5,8 +5,6 @@
 
 mod support;
 
-#[path = "samples/connector.rs"]
-mod connector;
 #[path = "samples/flows.rs"]
 mod flows;
 #[path = "samples/live.rs"]
@@ -22,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use connector::Connector;
 use flows::{Calls, ForeignCall};
+use support::connector_api::Connector;
 use uses::Use;
 
 /// The operations of Microsoft's connectors that the flows call, with every parameter they

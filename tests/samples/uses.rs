@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::connector::{Connector, Operation};
+use super::support::connector_api::{Connector, Operation};
 
 /// Headers that Swagger 2.0 states with `consumes`, `produces` and `securityDefinitions`
 /// rather than as parameters.
