@@ -6,8 +6,10 @@
 //! allows anywhere and other tools ignore.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::openapi::path::Operation;
@@ -161,9 +163,12 @@ fn paragraphs(text: &str) -> String {
     ),
 )]
 pub async fn openapi_json() -> HttpResponse {
+    // The document never changes while the service runs: made once, on the first request.
+    static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| Bytes::from(document_json()));
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(document_json())
+        .body(document.clone())
 }
 
 /// A PDF as the raw bytes of a request or answer body.
