@@ -9,6 +9,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{Notify, Semaphore};
 
 use super::record::{JobId, JobRecord, JobRequest};
+use super::worker::InHand;
 use crate::config::JobSettings;
 use crate::storage::{Created, Storage, StorageError};
 
@@ -49,6 +50,8 @@ pub struct Jobs {
     pub(super) large_job: Arc<Semaphore>,
     /// This process's random name, which prefixes the owner of every claim it makes.
     pub(super) instance: String,
+    /// The jobs this instance's workers hold.
+    pub(super) in_hand: InHand,
 }
 
 impl Jobs {
@@ -68,6 +71,7 @@ impl Jobs {
             reserved_container: None,
             large_job: Arc::new(Semaphore::new(1)),
             instance: JobId::random().as_str()[..10].to_owned(),
+            in_hand: InHand::default(),
         }
     }
 

@@ -6,7 +6,11 @@
 //! and the next worker finds the lease expired and claims the job again. The output is
 //! committed at once with a marker naming the job, so an attempt that finds its job's marker at
 //! the destination knows the seal is done and only records it: each job completes once.
+//!
+//! Within one instance the claim is not judged by the record: a worker that receives an item
+//! for a job another worker of the instance holds hands the delivery to that worker ([`InHand`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +20,7 @@ use time::OffsetDateTime;
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::record::{JobProblem, JobRecord, JobStatus, Lease, Timings};
+use super::record::{JobId, JobProblem, JobRecord, JobStatus, Lease, Timings};
 use super::service::Jobs;
 use crate::api::problem::ProblemType;
 use crate::storage::source::{BlobSource, storage_error};
@@ -123,6 +127,75 @@ struct Claim {
     record: JobRecord,
     etag: ETag,
     delivery: Delivery,
+    /// Set once the attempt's outcome is recorded (or the claim was lost): a delivery that
+    /// arrives later is handled on its own.
+    settled: bool,
+}
+
+/// The jobs this instance is working on, each with its claim.
+///
+/// The record's lease tells other instances that a job is in hand; this instance knows it
+/// without the record. When a renewal is held up (a disk busy syncing a large output can hold
+/// a small write for seconds), the work item comes back and the lease runs out while the job
+/// is still being sealed; the worker that receives the item then hands it to the claim, which
+/// renews with it, instead of starting the job a second time beside the first.
+#[derive(Clone, Default)]
+pub(super) struct InHand(Arc<std::sync::Mutex<HashMap<JobId, Arc<Mutex<Claim>>>>>);
+
+impl InHand {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Arc<Mutex<Claim>>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, job: &JobId) -> Option<Arc<Mutex<Claim>>> {
+        self.map().get(job).cloned()
+    }
+
+    /// Holds `claim` until the returned guard is dropped.
+    fn hold(&self, claim: Arc<Mutex<Claim>>, job: JobId) -> Held<'_> {
+        self.map().insert(job.clone(), claim);
+        Held { in_hand: self, job }
+    }
+}
+
+/// A job held in [`InHand`]; dropping it lets the job go, however the attempt ended.
+struct Held<'a> {
+    in_hand: &'a InHand,
+    job: JobId,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.in_hand.map().remove(&self.job);
+    }
+}
+
+/// Gives `delivery` to the claim that holds its job in this instance, if one does and has not
+/// settled; otherwise gives the delivery back to be handled.
+async fn hand_over(jobs: &Jobs, delivery: Delivery) -> Result<Option<Delivery>, StorageError> {
+    let Some(claim) = jobs.in_hand.get(&delivery.job) else {
+        return Ok(Some(delivery));
+    };
+    let mut claim = claim.lock().await;
+    if claim.settled {
+        return Ok(Some(delivery));
+    }
+    if claim.delivery.message_id == delivery.message_id {
+        // The claim's item came back: this delivery's receipt is the one that now counts.
+        tracing::warn!(
+            job.id = %delivery.job,
+            "the job's work item came back while the job is in hand; its claim renews late"
+        );
+        claim.delivery = delivery;
+        Ok(None)
+    } else {
+        // A second item for the job (a sweep or a retried request sent it): the claim's own
+        // item stays until the job is done, so this one is not needed.
+        jobs.storage.queue.delete(&delivery).await?;
+        Ok(None)
+    }
 }
 
 /// How an attempt ended, when it did not succeed.
@@ -142,6 +215,9 @@ async fn handle(jobs: &Jobs, delivery: Delivery) {
 }
 
 async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError> {
+    let Some(delivery) = hand_over(jobs, delivery).await? else {
+        return Ok(());
+    };
     let storage = &jobs.storage;
     let Some((mut record, etag)) = storage.jobs.get(&delivery.job).await? else {
         tracing::warn!(job.id = %delivery.job, "work item for a job that has no record");
@@ -209,7 +285,9 @@ async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError>
         record: record.clone(),
         etag,
         delivery,
+        settled: false,
     }));
+    let _held = jobs.in_hand.hold(claim.clone(), record.id.clone());
     let (lost_tx, mut lost_rx) = watch::channel(false);
     let heartbeat = jobs
         .runtime
@@ -222,11 +300,15 @@ async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError>
     let _ = heartbeat.await;
 
     let mut claim = claim.lock().await;
-    let Some(outcome) = outcome else {
-        tracing::warn!(job.id = %record.id, "job abandoned: its claim was lost");
-        return Ok(());
+    let finished = match outcome {
+        Some(outcome) => finish(jobs, &mut claim, outcome).await,
+        None => {
+            tracing::warn!(job.id = %record.id, "job abandoned: its claim was lost");
+            Ok(())
+        }
     };
-    finish(jobs, &mut claim, outcome).await
+    claim.settled = true;
+    finished
 }
 
 /// Renews the claim every third of the visibility timeout; says so on `lost` when it cannot.
@@ -239,6 +321,7 @@ async fn keep_claim(jobs: Jobs, claim: Arc<Mutex<Claim>>, lost: watch::Sender<bo
             record,
             etag,
             delivery,
+            ..
         } = &mut *claim;
         let renewed = async {
             jobs.storage.queue.extend(delivery, visibility).await?;
@@ -496,3 +579,6 @@ fn judge_storage(error: &StorageError) -> Failure {
     };
     Failure::Final(problem, error.to_string())
 }
+
+#[cfg(test)]
+mod tests;
