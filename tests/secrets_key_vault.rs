@@ -176,6 +176,59 @@ fn serve_follows_rotation_and_outage_of_a_vault_secret_in_health() {
     assert!(said("the failure is over"), "{log}");
 }
 
+/// Health tells anyone whether the service is up; only a caller with an accepted credential
+/// also learns the secrets' names, versions and expiry. A refused credential is logged, a
+/// probe that sends none is not.
+#[test]
+fn health_lists_the_secrets_only_to_a_caller_with_an_accepted_credential() {
+    const KEY: &str = "health-key-2f0c9a7e41b3d8e6a15b07c93e2d4f68";
+    let vault = Vault::start();
+    let pkcs12 = make_pkcs12(&vault);
+    vault
+        .stand_in
+        .set_secret("p12-password", P12_PASSWORD, None);
+    let mut command = local_with_vault_password(&vault, &pkcs12, "p12-password");
+    command
+        .env("PDF_SEAL_AUTH", "function-key")
+        .env("PDF_SEAL_FUNCTION_KEYS", KEY)
+        .env("PDF_SEAL_LOG_FORMAT", "json")
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let server = Server::start(command, &vault.path("serve.log"));
+    let ask = |headers: &[(&str, &str)]| {
+        let reply = server
+            .send(reqwest::Method::GET, "/api/health", headers, Vec::new())
+            .unwrap();
+        assert_eq!(reply.status, 200, "{}", server.log_tail());
+        reply.json()
+    };
+
+    let anyone = ask(&[]);
+    let refused = ask(&[("x-functions-key", "not-the-key")]);
+    let caller = ask(&[("x-functions-key", KEY)]);
+
+    for public in [&anyone, &refused] {
+        assert_eq!(public["status"], "ok", "{public}");
+        assert!(public["version"].is_string(), "{public}");
+        assert!(public.get("secrets").is_none(), "{public}");
+    }
+    assert_eq!(caller["status"], "ok", "{caller}");
+    let secret = &caller["secrets"][0];
+    assert_eq!(secret["setting"], "PDF_SEAL_PKCS12_PASSWORD", "{caller}");
+    assert_eq!(secret["secret"], "p12-password", "{caller}");
+    let denials: Vec<_> = server
+        .log_events()
+        .into_iter()
+        .filter(|event| event.to_string().contains("auth.denied"))
+        .collect();
+    assert_eq!(denials.len(), 1, "one refused credential: {denials:?}");
+    assert!(
+        denials[0].to_string().contains("/api/health"),
+        "{denials:?}"
+    );
+    let log = server.log_text();
+    assert!(!log.contains(KEY) && !log.contains("not-the-key"), "{log}");
+}
+
 fn health(server: &Server) -> serde_json::Value {
     let reply = server
         .send(reqwest::Method::GET, "/api/health", &[], Vec::new())

@@ -1,6 +1,6 @@
 //! `GET /api/health` and `HEAD /api/health`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,7 +16,8 @@ pub struct Health {
     status: &'static str,
     /// The version of pdf-seal.
     version: &'static str,
-    /// The Key Vault secrets the signer reads, when there are any: never their values.
+    /// The Key Vault secrets the signer reads, when there are any and the caller gave an
+    /// accepted credential: never their values.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     secrets: Vec<SecretStatus>,
 }
@@ -27,9 +28,12 @@ pub struct Health {
 /// the signer, so it stays cheap enough for frequent probes, and needs no credential. `HEAD`
 /// answers the same status and headers without the body.
 ///
-/// With secrets in Key Vault, `secrets` lists each one (its setting, name, version, expiry,
-/// never its value), and `status` is `degraded` while one cannot be read: the service goes on
-/// with the last good value. The status code stays `200`, since the service still seals.
+/// With secrets in Key Vault, `status` is `degraded` while one cannot be read: the service
+/// goes on with the last good value, so the status code stays `200`. A caller that sends a
+/// credential the service accepts (or any caller, when the service runs without
+/// authentication on loopback) also gets `secrets`: each one's setting, name, version, expiry
+/// and last error, never its value. A credential that is refused is logged and gets the
+/// answer without `secrets`.
 #[utoipa::path(
     get,
     path = "/api/health",
@@ -42,15 +46,15 @@ pub struct Health {
     ),
 )]
 // actix-http leaves the body out of the answer to `HEAD`.
-pub async fn health(state: Option<web::Data<AppState>>) -> HttpResponse {
+pub async fn health(request: HttpRequest, state: Option<web::Data<AppState>>) -> HttpResponse {
     // The state is optional: health answers even in an app that has none.
-    let secrets = state
-        .map(|state| state.secrets.health())
-        .unwrap_or_default();
+    let (secrets, trusted) = state.map_or((Vec::new(), false), |state| {
+        (state.secrets.health(), state.auth.trusts(&request))
+    });
     let degraded = secrets.iter().any(|secret| secret.status != "ok");
     HttpResponse::Ok().json(Health {
         status: if degraded { "degraded" } else { "ok" },
         version: env!("CARGO_PKG_VERSION"),
-        secrets,
+        secrets: if trusted { secrets } else { Vec::new() },
     })
 }

@@ -16,7 +16,7 @@ use crate::api::request_log::loggable;
 use crate::config::AuthMethod;
 
 /// Checks the client address against the allow-list (every path), then the credentials the
-/// policy asks for (every path but `/api/health`). An admitted request carries its
+/// policy asks for (every path but `/api/health`, which is answered either way). An admitted request carries its
 /// [`super::client_address::ClientAddress`] and [`Caller`] in its extensions for the request
 /// log; a refused one is answered here with problem+json, and an `ip.denied` or `auth.denied`
 /// event is logged at info with the client address and the reason (`auth.reason`).
@@ -55,24 +55,32 @@ pub async fn check(
         return Ok(refuse(request, denial, auth));
     }
 
-    if auth.policy.is_none() || request.path() == UNAUTHENTICATED_PATH {
+    if auth.policy.is_none() {
         return Ok(next.call(request).await?.map_into_left_body());
     }
-    match authenticate(auth, &request).await {
+    let admitted = authenticate(auth, &request).await;
+    if let Err(denial) = &admitted
+        && !(request.path() == UNAUTHENTICATED_PATH && denial.reason() == MISSING)
+    {
+        tracing::info!(
+            auth.reason = denial.reason(),
+            problem.r#type = denial.problem().uri(),
+            client.address = address.client.map(|client| client.to_string()),
+            http.path = &*loggable(request.path()),
+            "auth.denied"
+        );
+    }
+    match admitted {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             Ok(next.call(request).await?.map_into_left_body())
         }
-        Err(denial) => {
-            tracing::info!(
-                auth.reason = denial.reason(),
-                problem.r#type = denial.problem().uri(),
-                client.address = address.client.map(|client| client.to_string()),
-                http.path = &*loggable(request.path()),
-                "auth.denied"
-            );
-            Ok(refuse(request, denial, auth))
+        // Health needs no credential: a probe sends none, and a refused one only keeps the
+        // answer to what anyone may see (see `Auth::trusts`).
+        Err(_) if request.path() == UNAUTHENTICATED_PATH => {
+            Ok(next.call(request).await?.map_into_left_body())
         }
+        Err(denial) => Ok(refuse(request, denial, auth)),
     }
 }
 
@@ -85,6 +93,9 @@ fn refuse<B>(
     let (request, _payload) = request.into_parts();
     ServiceResponse::from_err(error, request).map_into_right_body()
 }
+
+/// The reason of a request that carries no credential at all.
+const MISSING: &str = "missing-credentials";
 
 /// What one method found: the parts of the caller it proves, or why not.
 type Finding = Result<Caller, Denial>;

@@ -67,6 +67,14 @@ impl Auth {
     pub fn policy(&self) -> &AuthPolicy {
         &self.policy
     }
+
+    /// Whether `request` may see what only callers see: it was admitted with a credential,
+    /// or the service asks for none (which start-up allows only on loopback). Health tells
+    /// others only whether the service is up.
+    pub fn trusts(&self, request: &actix_web::HttpRequest) -> bool {
+        use actix_web::HttpMessage as _;
+        self.policy.is_none() || request.extensions().contains::<Caller>()
+    }
 }
 
 /// Who a request was admitted as, for the request's log line. Never holds a credential.
