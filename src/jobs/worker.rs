@@ -8,7 +8,8 @@
 //! the destination knows the seal is done and only records it: each job completes once.
 //!
 //! Within one instance the claim is not judged by the record: a worker that receives an item
-//! for a job another worker of the instance holds hands the delivery to that worker ([`InHand`]).
+//! for a job another worker of the instance looks at or holds hands the delivery to that
+//! worker ([`InHand`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,61 +128,90 @@ struct Claim {
     record: JobRecord,
     etag: ETag,
     delivery: Delivery,
-    /// Set once the attempt's outcome is recorded (or the claim was lost): a delivery that
-    /// arrives later is handled on its own.
-    settled: bool,
 }
 
-/// The jobs this instance is working on, each with its claim.
+/// A job's place in [`InHand`]: `None` while a worker looks at the job and once it let the job
+/// go, the claim while it holds the job.
+type Slot = Arc<Mutex<Option<Claim>>>;
+
+/// The jobs this instance's workers are looking at or working on.
 ///
 /// The record's lease tells other instances that a job is in hand; this instance knows it
-/// without the record. When a renewal is held up (a disk busy syncing a large output can hold
-/// a small write for seconds), the work item comes back and the lease runs out while the job
-/// is still being sealed; the worker that receives the item then hands it to the claim, which
-/// renews with it, instead of starting the job a second time beside the first.
+/// without the record. When a write is held up (a disk busy syncing a large output can hold a
+/// small write for seconds), the work item comes back while the job is being claimed or sealed,
+/// and the record may show this very delivery's lease, or one that ran out. The worker that
+/// receives the item then waits for the slot of the worker that has the job and hands it the
+/// delivery, instead of starting the job a second time beside the first.
 #[derive(Clone, Default)]
-pub(super) struct InHand(Arc<std::sync::Mutex<HashMap<JobId, Arc<Mutex<Claim>>>>>);
+pub(super) struct InHand(Arc<std::sync::Mutex<HashMap<JobId, Slot>>>);
+
+/// What [`InHand::enter`] found.
+enum Entry<'a> {
+    /// The job is this worker's to look at, with its slot locked.
+    Mine(Held<'a>, tokio::sync::OwnedMutexGuard<Option<Claim>>),
+    /// Another worker of this instance has the job.
+    Theirs(Slot),
+}
 
 impl InHand {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Arc<Mutex<Claim>>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Slot>> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn get(&self, job: &JobId) -> Option<Arc<Mutex<Claim>>> {
-        self.map().get(job).cloned()
-    }
-
-    /// Holds `claim` until the returned guard is dropped.
-    fn hold(&self, claim: Arc<Mutex<Claim>>, job: JobId) -> Held<'_> {
-        self.map().insert(job.clone(), claim);
-        Held { in_hand: self, job }
+    /// Takes the slot of `job`, locked, unless another worker has it.
+    fn enter(&self, job: &JobId) -> Entry<'_> {
+        let mut map = self.map();
+        if let Some(slot) = map.get(job) {
+            return Entry::Theirs(slot.clone());
+        }
+        let slot: Slot = Arc::default();
+        let guard = slot
+            .clone()
+            .try_lock_owned()
+            .expect("a new slot is not locked");
+        map.insert(job.clone(), slot.clone());
+        let held = Held {
+            in_hand: self,
+            job: job.clone(),
+            slot,
+        };
+        Entry::Mine(held, guard)
     }
 }
 
-/// A job held in [`InHand`]; dropping it lets the job go, however the attempt ended.
+/// A slot taken in [`InHand`]; dropping it frees the job, however the attempt ended. Drop it
+/// while its lock is held, so that a worker waiting for the lock finds the job free.
 struct Held<'a> {
     in_hand: &'a InHand,
     job: JobId,
+    slot: Slot,
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.in_hand.map().remove(&self.job);
+        let mut map = self.in_hand.map();
+        if map
+            .get(&self.job)
+            .is_some_and(|slot| Arc::ptr_eq(slot, &self.slot))
+        {
+            map.remove(&self.job);
+        }
     }
 }
 
-/// Gives `delivery` to the claim that holds its job in this instance, if one does and has not
-/// settled; otherwise gives the delivery back to be handled.
-async fn hand_over(jobs: &Jobs, delivery: Delivery) -> Result<Option<Delivery>, StorageError> {
-    let Some(claim) = jobs.in_hand.get(&delivery.job) else {
+/// Gives `delivery` to the claim in `slot`; gives it back when the slot holds no claim (the
+/// worker let the job go while this one waited).
+async fn hand_over(
+    jobs: &Jobs,
+    slot: Slot,
+    delivery: Delivery,
+) -> Result<Option<Delivery>, StorageError> {
+    let mut slot = slot.lock().await;
+    let Some(claim) = slot.as_mut() else {
         return Ok(Some(delivery));
     };
-    let mut claim = claim.lock().await;
-    if claim.settled {
-        return Ok(Some(delivery));
-    }
     if claim.delivery.message_id == delivery.message_id {
         // The claim's item came back: this delivery's receipt is the one that now counts.
         tracing::warn!(
@@ -189,13 +219,12 @@ async fn hand_over(jobs: &Jobs, delivery: Delivery) -> Result<Option<Delivery>, 
             "the job's work item came back while the job is in hand; its claim renews late"
         );
         claim.delivery = delivery;
-        Ok(None)
     } else {
         // A second item for the job (a sweep or a retried request sent it): the claim's own
         // item stays until the job is done, so this one is not needed.
         jobs.storage.queue.delete(&delivery).await?;
-        Ok(None)
     }
+    Ok(None)
 }
 
 /// How an attempt ended, when it did not succeed.
@@ -206,18 +235,44 @@ enum Failure {
     Retry(String),
 }
 
-/// Handles one delivery; every failure is logged and leaves the item to come back.
+/// Handles one delivery; every failure is logged and leaves the item to come back. A panic
+/// ends the attempt, not the worker: the item comes back and counts as an attempt.
 async fn handle(jobs: &Jobs, delivery: Delivery) {
+    use futures_util::FutureExt as _;
     let job = delivery.job.clone();
-    if let Err(error) = try_handle(jobs, delivery).await {
-        tracing::warn!(job.id = %job, error = %error, "job attempt interrupted by storage");
+    let handled = std::panic::AssertUnwindSafe(try_handle(jobs, delivery))
+        .catch_unwind()
+        .await;
+    match handled {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(job.id = %job, error = %error, "job attempt interrupted by storage");
+        }
+        Err(_) => tracing::error!(job.id = %job, "job attempt panicked; it will be retried"),
     }
 }
 
-async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError> {
-    let Some(delivery) = hand_over(jobs, delivery).await? else {
-        return Ok(());
-    };
+async fn try_handle(jobs: &Jobs, mut delivery: Delivery) -> Result<(), StorageError> {
+    loop {
+        match jobs.in_hand.enter(&delivery.job) {
+            Entry::Mine(held, slot) => return look_at(jobs, delivery, slot, held).await,
+            Entry::Theirs(slot) => match hand_over(jobs, slot, delivery).await? {
+                Some(returned) => delivery = returned,
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+/// Claims the job of `delivery` when it is free, works on it, and records the outcome; the
+/// job's slot is locked throughout, but for the attempt itself. (`held` comes last so that, on
+/// an early return, it is dropped before the lock.)
+async fn look_at(
+    jobs: &Jobs,
+    delivery: Delivery,
+    mut slot: tokio::sync::OwnedMutexGuard<Option<Claim>>,
+    held: Held<'_>,
+) -> Result<(), StorageError> {
     let storage = &jobs.storage;
     let Some((mut record, etag)) = storage.jobs.get(&delivery.job).await? else {
         tracing::warn!(job.id = %delivery.job, "work item for a job that has no record");
@@ -227,24 +282,98 @@ async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError>
     if record.status.is_final() {
         return storage.queue.delete(&delivery).await;
     }
-    let owner = format!("{}/{}", jobs.instance, delivery.message_id);
     let claimed_elsewhere = |lease: &Lease| {
-        // On storage no other process uses, a claim of another process is a dead one's.
-        let holder_may_live =
-            !storage.exclusive || lease.owner.starts_with(&format!("{}/", jobs.instance));
-        lease.until > now && lease.owner != owner && holder_may_live
+        // A claim of this instance is not in hand (that was checked), so it ended. On storage
+        // no other process uses, a claim of another process is a dead one's.
+        let other_instance = !lease.owner.starts_with(&format!("{}/", jobs.instance));
+        lease.until > now && other_instance && !storage.exclusive
     };
     if let Some(lease) = &record.lease
         && record.status == JobStatus::Running
         && claimed_elsewhere(lease)
     {
-        // Another worker holds the job, or held it and died. This item comes back just after
+        // Another instance holds the job, or held it and died. This item comes back just after
         // the claim runs out: by then the job is finished, or its claim can be taken.
         let mut delivery = delivery;
         let wait = (lease.until - now).unsigned_abs() + Duration::from_secs(1);
         return storage.queue.extend(&mut delivery, wait).await;
     }
     if record.attempts >= MAX_ATTEMPTS {
+        return give_up(jobs, record, &etag, &delivery).await;
+    }
+
+    record.status = JobStatus::Running;
+    record.attempts += 1;
+    record.started_at = Some(now);
+    record.lease = Some(Lease {
+        owner: format!("{}/{}", jobs.instance, delivery.message_id),
+        until: now + jobs.settings.visibility,
+    });
+    let Some(etag) = storage.jobs.replace(&record, &etag).await? else {
+        // Another instance wrote first; this item comes back and finds out what happened.
+        return Ok(());
+    };
+    tracing::info!(job.id = %record.id, job.attempt = record.attempts, "job started");
+    *slot = Some(Claim {
+        record: record.clone(),
+        etag,
+        delivery,
+    });
+    let slot_ref = tokio::sync::OwnedMutexGuard::mutex(&slot).clone();
+    drop(slot);
+
+    let (stop, stopped) = watch::channel(false);
+    let (lost_tx, mut lost_rx) = watch::channel(false);
+    let mut heartbeat = AbortOnDrop(jobs.runtime.spawn(keep_claim(
+        jobs.clone(),
+        slot_ref.clone(),
+        stopped,
+        lost_tx,
+    )));
+    let outcome = tokio::select! {
+        outcome = attempt(jobs, &record) => Some(outcome),
+        _ = lost_rx.wait_for(|lost| *lost) => None,
+    };
+    // A renewal under way is let finish, so that the claim knows the record's last ETag.
+    let _ = stop.send(true);
+    let _ = (&mut heartbeat.0).await;
+
+    let mut slot = slot_ref.lock_owned().await;
+    let finished = match (outcome, slot.as_mut()) {
+        (Some(outcome), Some(claim)) => finish(jobs, claim, outcome).await,
+        _ => {
+            tracing::warn!(job.id = %record.id, "job abandoned: its claim was lost");
+            Ok(())
+        }
+    };
+    *slot = None;
+    drop(held);
+    finished
+}
+
+/// Ends a job that used up its attempts, unless the last one committed its output and died
+/// before it said so.
+async fn give_up(
+    jobs: &Jobs,
+    mut record: JobRecord,
+    etag: &ETag,
+    delivery: &Delivery,
+) -> Result<(), StorageError> {
+    let storage = &jobs.storage;
+    let now = OffsetDateTime::now_utc();
+    let marker = storage
+        .blobs
+        .output_marker(&record.request.destination)
+        .await?;
+    if let Some(marker) = marker.filter(|marker| marker.job == record.id) {
+        tracing::info!(job.id = %record.id, "the output of the last attempt is in place");
+        record.status = JobStatus::Succeeded;
+        record.timings = Some(Timings {
+            total_ms: millis((now - record.created_at).unsigned_abs()),
+            ..Timings::default()
+        });
+        record.output = Some(marker);
+    } else {
         let detail = match record.last_error.as_deref() {
             Some(error) => format!(
                 "the job was given up after {MAX_ATTEMPTS} attempts; the last one failed: {error}"
@@ -260,77 +389,53 @@ async fn try_handle(jobs: &Jobs, delivery: Delivery) -> Result<(), StorageError>
             slug: ProblemType::JobGaveUp.slug().to_owned(),
             detail,
         });
-        record.finished_at = Some(now);
-        record.lease = None;
-        if storage.jobs.replace(&record, &etag).await?.is_some() {
-            storage.queue.delete(&delivery).await?;
-        }
-        return Ok(());
     }
-
-    record.status = JobStatus::Running;
-    record.attempts += 1;
-    record.started_at = Some(now);
-    record.lease = Some(Lease {
-        owner,
-        until: now + jobs.settings.visibility,
-    });
-    let Some(etag) = storage.jobs.replace(&record, &etag).await? else {
-        // Another worker wrote first; this item comes back and finds out what happened.
-        return Ok(());
-    };
-    tracing::info!(job.id = %record.id, job.attempt = record.attempts, "job started");
-
-    let claim = Arc::new(Mutex::new(Claim {
-        record: record.clone(),
-        etag,
-        delivery,
-        settled: false,
-    }));
-    let _held = jobs.in_hand.hold(claim.clone(), record.id.clone());
-    let (lost_tx, mut lost_rx) = watch::channel(false);
-    let heartbeat = jobs
-        .runtime
-        .spawn(keep_claim(jobs.clone(), claim.clone(), lost_tx));
-    let outcome = tokio::select! {
-        outcome = attempt(jobs, &record) => Some(outcome),
-        _ = lost_rx.wait_for(|lost| *lost) => None,
-    };
-    heartbeat.abort();
-    let _ = heartbeat.await;
-
-    let mut claim = claim.lock().await;
-    let finished = match outcome {
-        Some(outcome) => finish(jobs, &mut claim, outcome).await,
-        None => {
-            tracing::warn!(job.id = %record.id, "job abandoned: its claim was lost");
-            Ok(())
-        }
-    };
-    claim.settled = true;
-    finished
+    record.finished_at = Some(now);
+    record.lease = None;
+    if storage.jobs.replace(&record, etag).await?.is_some() {
+        storage.queue.delete(delivery).await?;
+    }
+    Ok(())
 }
 
-/// Renews the claim every third of the visibility timeout; says so on `lost` when it cannot.
-async fn keep_claim(jobs: Jobs, claim: Arc<Mutex<Claim>>, lost: watch::Sender<bool>) {
+/// A task that is aborted when its handle is dropped: a heartbeat must not outlive its attempt.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the claim every third of the visibility timeout until `stop`; says so on `lost` when
+/// another writer took the record. The record is renewed first: it says who holds the job. The
+/// item's visibility follows; when that fails (the item was delivered again), the item comes
+/// back to a worker that hands it here or waits for the lease.
+async fn keep_claim(
+    jobs: Jobs,
+    slot: Slot,
+    mut stop: watch::Receiver<bool>,
+    lost: watch::Sender<bool>,
+) {
     let visibility = jobs.settings.visibility;
     loop {
-        tokio::time::sleep(visibility / 3).await;
-        let mut claim = claim.lock().await;
-        let Claim {
+        tokio::select! {
+            () = tokio::time::sleep(visibility / 3) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        let mut slot = slot.lock().await;
+        let Some(Claim {
             record,
             etag,
             delivery,
-            ..
-        } = &mut *claim;
-        let renewed = async {
-            jobs.storage.queue.extend(delivery, visibility).await?;
-            if let Some(lease) = record.lease.as_mut() {
-                lease.until = OffsetDateTime::now_utc() + visibility;
-            }
-            jobs.storage.jobs.replace(record, etag).await
+        }) = slot.as_mut()
+        else {
+            return;
         };
-        match renewed.await {
+        if let Some(lease) = record.lease.as_mut() {
+            lease.until = OffsetDateTime::now_utc() + visibility;
+        }
+        match jobs.storage.jobs.replace(record, etag).await {
             Ok(Some(new_etag)) => *etag = new_etag,
             Ok(None) => {
                 tracing::warn!(job.id = %record.id, "another worker took the job");
@@ -341,6 +446,9 @@ async fn keep_claim(jobs: Jobs, claim: Arc<Mutex<Claim>>, lost: watch::Sender<bo
             Err(error) => {
                 tracing::warn!(job.id = %record.id, error = %error, "cannot renew the claim");
             }
+        }
+        if let Err(error) = jobs.storage.queue.extend(delivery, visibility).await {
+            tracing::warn!(job.id = %record.id, error = %error, "cannot keep the work item hidden");
         }
     }
 }
@@ -354,7 +462,7 @@ async fn finish(
     let storage = &jobs.storage;
     let record = &mut claim.record;
     let now = OffsetDateTime::now_utc();
-    record.lease = None;
+    let lease = record.lease.take();
     let delete = match outcome {
         Ok((marker, timings)) => {
             tracing::info!(
@@ -387,8 +495,22 @@ async fn finish(
         }
     };
     if storage.jobs.replace(record, &claim.etag).await?.is_none() {
-        tracing::warn!(job.id = %record.id, "the job's record changed under its worker");
-        return Ok(());
+        // A write whose answer was lost (a timeout after the service wrote) changed the ETag;
+        // the record is still this claim's when it shows the same lease and attempt.
+        let current = storage.jobs.get(&record.id).await?;
+        let ours = current.filter(|(current, _)| {
+            current.status == JobStatus::Running
+                && current.attempts == record.attempts
+                && current.lease.as_ref().map(|l| &l.owner) == lease.as_ref().map(|l| &l.owner)
+        });
+        let written = match ours {
+            Some((_, etag)) => storage.jobs.replace(record, &etag).await?,
+            None => None,
+        };
+        if written.is_none() {
+            tracing::warn!(job.id = %record.id, "the job's record changed under its worker");
+            return Ok(());
+        }
     }
     if delete {
         storage.queue.delete(&claim.delivery).await
@@ -512,11 +634,25 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
         sha256: hex::encode(sealed.document_sha256.unwrap_or_default()),
         field_name: sealed.field_name,
     };
-    writer
+    let committed = writer
         .commit(Bytes::from(sealed.increment), &marker, request.overwrite)
-        .await
-        .map_err(storage_failure)?;
-    Ok((marker, timings(read, sign, committing.elapsed())))
+        .await;
+    match committed {
+        Ok(()) => Ok((marker, timings(read, sign, committing.elapsed()))),
+        // Another attempt at this job, which took over a claim that looked dead, may have
+        // committed first: its output is the job's.
+        Err(StorageError::DestinationExists(path)) => {
+            let theirs = blobs
+                .output_marker(&request.destination)
+                .await
+                .map_err(storage_failure)?;
+            match theirs.filter(|theirs| theirs.job == record.id) {
+                Some(theirs) => Ok((theirs, timings(read, sign, committing.elapsed()))),
+                None => Err(storage_failure(StorageError::DestinationExists(path))),
+            }
+        }
+        Err(error) => Err(storage_failure(error)),
+    }
 }
 
 /// The task that writes the source's bytes to the output and gives the writer back.

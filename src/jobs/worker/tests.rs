@@ -1,11 +1,13 @@
 //! The workers of one instance on the local store, with a job store whose writes can be held
-//! up the way a busy disk holds them.
+//! up the way a busy disk holds them: the write is done and visible, its answer comes late
+//! (the local store renames a record into place, then waits for the directory's sync).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use pdf_seal_core::signer::{DigestAlgorithm, DocumentDigest, Signer, SignerError};
+use tempfile::TempDir;
 use x509_cert::Certificate;
 
 use super::*;
@@ -16,8 +18,10 @@ use crate::storage::{BlobPath, Created, JobStore, Storage, StorageResult};
 
 const VISIBILITY: Duration = Duration::from_millis(600);
 
-/// Passes everything to the local store, except that its `stall_at`-th replace (counting from
-/// 1) waits `stall` first.
+const SAMPLE: &[u8] = include_bytes!("../../../samples/delivery-note.pdf");
+
+/// Passes everything to the local store; its `stall_at`-th replace (counting from 1) answers
+/// `stall` after it wrote.
 struct StallingJobs {
     inner: Arc<dyn JobStore>,
     replaces: AtomicUsize,
@@ -36,10 +40,11 @@ impl JobStore for StallingJobs {
     }
 
     async fn replace(&self, record: &JobRecord, etag: &ETag) -> StorageResult<Option<ETag>> {
+        let written = self.inner.replace(record, etag).await;
         if self.replaces.fetch_add(1, Ordering::SeqCst) + 1 == self.stall_at {
             tokio::time::sleep(self.stall).await;
         }
-        self.inner.replace(record, etag).await
+        written
     }
 
     async fn unfinished(&self) -> StorageResult<Vec<JobId>> {
@@ -70,80 +75,232 @@ impl Signer for SlowEchoSigner {
     }
 }
 
-const SAMPLE: &[u8] = include_bytes!("../../../samples/delivery-note.pdf");
+/// Two workers of one instance on a local data directory that holds `docs/in.pdf`.
+struct Instance {
+    dir: TempDir,
+    runtime: tokio::runtime::Runtime,
+    jobs: Jobs,
+    /// The local store under the stalling one, for the tests' own writes.
+    records: Arc<dyn JobStore>,
+    stop: watch::Sender<bool>,
+    workers: Vec<JoinHandle<()>>,
+}
 
-/// The first renewal of the claim is held up for three visibility timeouts while the signer
-/// takes four: the work item comes back and the record's lease runs out during the attempt.
-/// The idle worker of the same instance must hand the item to the claim, not start the job
-/// again; the job then completes in one attempt and no item is left in the queue.
-#[test]
-fn a_renewal_held_up_does_not_start_the_job_twice_in_one_instance() {
-    let dir = tempfile::tempdir().unwrap();
-    let local = crate::storage::local::open(dir.path()).unwrap();
-    std::fs::create_dir_all(dir.path().join("blobs/docs")).unwrap();
-    std::fs::write(dir.path().join("blobs/docs/in.pdf"), SAMPLE).unwrap();
-    let storage = Storage {
-        jobs: Arc::new(StallingJobs {
-            inner: local.jobs.clone(),
-            replaces: AtomicUsize::new(0),
-            // The first replace claims the job; the second is the first renewal.
-            stall_at: 2,
-            stall: VISIBILITY * 3,
-        }),
-        ..local
-    };
-    let queue = storage.queue.clone();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let settings = JobSettings {
-        public_base_url: "http://127.0.0.1".into(),
-        base_url_guessed: false,
-        workers: 2,
-        retry_after_secs: 1,
-        visibility: VISIBILITY,
-    };
-    let signer = Arc::new(SlowEchoSigner {
-        delay: VISIBILITY * 4,
-    });
-    let jobs = Jobs::new(storage, signer, settings, runtime.handle().clone());
-    let (stop, shutdown) = watch::channel(false);
-    let workers = spawn_workers(&jobs, shutdown);
-
-    let request = JobRequest {
-        source: BlobPath::new("docs", "in.pdf").unwrap(),
-        destination: BlobPath::new("docs", "out.pdf").unwrap(),
-        overwrite: false,
-        options: RequestedOptions::default(),
-    };
-    let record = runtime.block_on(async {
-        let created = jobs.create(request, None).await.unwrap();
-        let deadline = Instant::now() + VISIBILITY * 30;
-        loop {
-            let record = jobs.get(&created.id).await.unwrap().unwrap();
-            if record.status.is_final() || Instant::now() > deadline {
-                break record;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+impl Instance {
+    /// The `stall_at`-th record replace answers `stall` late; each signature takes `sign`.
+    fn start(stall_at: usize, stall: Duration, sign: Duration) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let local = crate::storage::local::open(dir.path()).unwrap();
+        std::fs::create_dir_all(dir.path().join("blobs/docs")).unwrap();
+        std::fs::write(dir.path().join("blobs/docs/in.pdf"), SAMPLE).unwrap();
+        let records = local.jobs.clone();
+        let storage = Storage {
+            jobs: Arc::new(StallingJobs {
+                inner: local.jobs.clone(),
+                replaces: AtomicUsize::new(0),
+                stall_at,
+                stall,
+            }),
+            ..local
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let settings = JobSettings {
+            public_base_url: "http://127.0.0.1".into(),
+            base_url_guessed: false,
+            workers: 2,
+            retry_after_secs: 1,
+            visibility: VISIBILITY,
+        };
+        let signer = Arc::new(SlowEchoSigner { delay: sign });
+        let jobs = Jobs::new(storage, signer, settings, runtime.handle().clone());
+        let (stop, shutdown) = watch::channel(false);
+        let workers = spawn_workers(&jobs, shutdown);
+        Self {
+            dir,
+            runtime,
+            jobs,
+            records,
+            stop,
+            workers,
         }
-    });
+    }
 
+    fn path(&self, relative: &str) -> std::path::PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Creates the job that seals `docs/in.pdf` into `docs/out.pdf`.
+    fn create(&self) -> JobId {
+        let request = JobRequest {
+            source: BlobPath::new("docs", "in.pdf").unwrap(),
+            destination: BlobPath::new("docs", "out.pdf").unwrap(),
+            overwrite: false,
+            options: RequestedOptions::default(),
+        };
+        let jobs = self.jobs.clone();
+        let created = self.runtime.block_on(jobs.create(request, None));
+        created.unwrap().id
+    }
+
+    /// The record once `done` holds, polled for at most 30 visibility timeouts.
+    fn wait(&self, id: &JobId, done: impl Fn(&JobRecord) -> bool) -> JobRecord {
+        let deadline = Instant::now() + VISIBILITY * 30;
+        self.runtime.block_on(async {
+            loop {
+                let record = self.jobs.get(id).await.unwrap().unwrap();
+                if done(&record) || Instant::now() > deadline {
+                    return record;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    }
+
+    fn wait_final(&self, id: &JobId) -> JobRecord {
+        self.wait(id, |record| record.status.is_final())
+    }
+
+    /// Stops the workers and checks that no work item is left: one would be visible again
+    /// after a timeout.
+    fn stop_with_empty_queue(self) {
+        self.stop.send(true).unwrap();
+        let queue = self.jobs.storage.queue.clone();
+        self.runtime.block_on(async {
+            for worker in self.workers {
+                worker.await.unwrap();
+            }
+            tokio::time::sleep(VISIBILITY + Duration::from_millis(200)).await;
+            let left = queue.receive(VISIBILITY).await.unwrap();
+            assert!(left.is_none(), "a work item was left: {left:?}");
+        });
+    }
+}
+
+fn assert_sealed_once(instance: &Instance, record: &JobRecord) {
     assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
     assert_eq!(record.attempts, 1, "the job was started again: {record:?}");
-    let output = std::fs::read(dir.path().join("blobs/docs/out.pdf")).unwrap();
+    let output = std::fs::read(instance.path("blobs/docs/out.pdf")).unwrap();
     assert!(output.starts_with(SAMPLE) && output.len() > SAMPLE.len());
+}
 
-    stop.send(true).unwrap();
-    runtime.block_on(async {
-        for worker in workers {
-            worker.await.unwrap();
-        }
-        // An item left behind would be visible again after one timeout.
-        tokio::time::sleep(VISIBILITY + Duration::from_millis(200)).await;
-        let left = queue.receive(VISIBILITY).await.unwrap();
-        assert!(left.is_none(), "a work item was left: {left:?}");
+/// The first renewal of the claim answers three visibility timeouts late while the signer
+/// takes four: the work item comes back and the record's lease runs out during the attempt.
+/// The idle worker must hand the item to the claim, not start the job again.
+#[test]
+fn a_renewal_held_up_does_not_start_the_job_twice_in_one_instance() {
+    // The first replace claims the job; the second is the first renewal.
+    let instance = Instance::start(2, VISIBILITY * 3, VISIBILITY * 4);
+    let id = instance.create();
+    let record = instance.wait_final(&id);
+    assert_sealed_once(&instance, &record);
+    instance.stop_with_empty_queue();
+}
+
+/// The claim's own write answers two timeouts late: the item comes back while the record
+/// already shows this very delivery's lease. The other worker must wait for the job's slot,
+/// not take the lease it finds for its own.
+#[test]
+fn a_claim_held_up_is_not_taken_by_the_other_worker() {
+    let instance = Instance::start(1, VISIBILITY * 2, VISIBILITY / 2);
+    let id = instance.create();
+    let record = instance.wait_final(&id);
+    assert_sealed_once(&instance, &record);
+    instance.stop_with_empty_queue();
+}
+
+/// The attempt ends while a renewal's answer is still on its way: the outcome must be
+/// recorded on the record that renewal wrote, not lost to a stale ETag.
+#[test]
+fn an_outcome_is_recorded_after_a_renewal_still_under_way() {
+    let instance = Instance::start(2, VISIBILITY, VISIBILITY * 2 / 3);
+    let id = instance.create();
+    let record = instance.wait_final(&id);
+    assert_sealed_once(&instance, &record);
+    instance.stop_with_empty_queue();
+}
+
+/// A job out of attempts whose last attempt committed its output and died before it said so
+/// succeeds with that output; it is not given up.
+#[test]
+fn a_job_out_of_attempts_with_its_output_in_place_succeeds() {
+    let instance = Instance::start(0, Duration::ZERO, Duration::ZERO);
+    let id = instance.create();
+    let sealed = instance.wait_final(&id);
+    assert_eq!(sealed.status, JobStatus::Succeeded, "{sealed:?}");
+
+    // The record as a killed fifth attempt leaves it, and its item sent again.
+    instance.runtime.block_on(async {
+        let (mut record, etag) = instance.records.get(&id).await.unwrap().unwrap();
+        record.status = JobStatus::Running;
+        record.attempts = MAX_ATTEMPTS;
+        record.output = None;
+        record.timings = None;
+        record.finished_at = None;
+        instance
+            .records
+            .replace(&record, &etag)
+            .await
+            .unwrap()
+            .unwrap();
+        instance.jobs.storage.queue.send(&id).await.unwrap();
+    });
+    let record = instance.wait(&id, |record| record.finished_at.is_some());
+
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
+    assert_eq!(record.output, sealed.output, "{record:?}");
+    assert_eq!(record.attempts, MAX_ATTEMPTS);
+    instance.stop_with_empty_queue();
+}
+
+/// Another attempt at the same job (one that took over a claim that looked dead) commits first:
+/// this attempt's commit finds the destination taken by the job's own output, and the job
+/// succeeds with it instead of failing with `destination-exists`.
+#[test]
+fn a_destination_written_by_another_attempt_of_the_job_is_its_output() {
+    let instance = Instance::start(0, Duration::ZERO, VISIBILITY * 2);
+    let id = instance.create();
+    instance.wait(&id, |record| record.status == JobStatus::Running);
+    std::thread::sleep(VISIBILITY / 2);
+    let theirs = OutputMarker {
+        job: id.clone(),
+        size_bytes: 5,
+        sha256: "0".repeat(64),
+        field_name: "Seal1".into(),
+    };
+    commit_output(&instance, &theirs, b"other");
+
+    let record = instance.wait_final(&id);
+
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
+    assert_eq!(record.output.as_ref(), Some(&theirs));
+    assert_eq!(
+        std::fs::read(instance.path("blobs/docs/out.pdf")).unwrap(),
+        b"other"
+    );
+    instance.stop_with_empty_queue();
+}
+
+/// Commits `bytes` to `docs/out.pdf` through the store, with `marker`.
+fn commit_output(instance: &Instance, marker: &OutputMarker, bytes: &'static [u8]) {
+    let blobs = instance.jobs.storage.blobs.clone();
+    let empty = instance.path("blobs/docs/empty.pdf");
+    std::fs::write(&empty, b"").unwrap();
+    instance.runtime.block_on(async {
+        let source = BlobPath::new("docs", "empty.pdf").unwrap();
+        let pinned = blobs.properties(&source).await.unwrap().unwrap();
+        let reader = blobs.open_source(&source, &pinned).await.unwrap();
+        let destination = BlobPath::new("docs", "out.pdf").unwrap();
+        let writer = blobs
+            .begin_output(&marker.job, &destination, reader)
+            .await
+            .unwrap();
+        writer
+            .commit(Bytes::from_static(bytes), marker, false)
+            .await
+            .unwrap();
     });
 }
