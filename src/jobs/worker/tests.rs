@@ -52,9 +52,11 @@ impl JobStore for StallingJobs {
     }
 }
 
-/// Takes `delay` to answer a CMS that is only the digest in an OCTET STRING.
+/// Takes `delay` to answer a CMS that is only the digest in an OCTET STRING; panics at the
+/// first signature when `panic_once` is set.
 struct SlowEchoSigner {
     delay: Duration,
+    panic_once: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
@@ -65,6 +67,10 @@ impl Signer for SlowEchoSigner {
 
     async fn sign(&self, digest: &DocumentDigest) -> Result<Vec<u8>, SignerError> {
         tokio::time::sleep(self.delay).await;
+        assert!(
+            !self.panic_once.swap(false, Ordering::SeqCst),
+            "the signer panics, as the test asked"
+        );
         let mut cms = vec![0x04, digest.value.len() as u8];
         cms.extend_from_slice(&digest.value);
         Ok(cms)
@@ -89,6 +95,11 @@ struct Instance {
 impl Instance {
     /// The `stall_at`-th record replace answers `stall` late; each signature takes `sign`.
     fn start(stall_at: usize, stall: Duration, sign: Duration) -> Self {
+        Self::start_with(stall_at, stall, sign, false)
+    }
+
+    /// The same; the first signature panics when `panic_once`.
+    fn start_with(stall_at: usize, stall: Duration, sign: Duration, panic_once: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let local = crate::storage::local::open(dir.path()).unwrap();
         std::fs::create_dir_all(dir.path().join("blobs/docs")).unwrap();
@@ -115,7 +126,10 @@ impl Instance {
             retry_after_secs: 1,
             visibility: VISIBILITY,
         };
-        let signer = Arc::new(SlowEchoSigner { delay: sign });
+        let signer = Arc::new(SlowEchoSigner {
+            delay: sign,
+            panic_once: panic_once.into(),
+        });
         let jobs = Jobs::new(storage, signer, settings, runtime.handle().clone());
         let (stop, shutdown) = watch::channel(false);
         let workers = spawn_workers(&jobs, shutdown);
@@ -303,4 +317,18 @@ fn commit_output(instance: &Instance, marker: &OutputMarker, bytes: &'static [u8
             .await
             .unwrap();
     });
+}
+
+/// A panic during an attempt ends the attempt, not the worker: the job is taken up again when
+/// its claim runs out, and both workers still take jobs afterwards.
+#[test]
+fn a_panic_in_an_attempt_is_retried_and_the_workers_go_on() {
+    let instance = Instance::start_with(0, Duration::ZERO, Duration::ZERO, true);
+    let id = instance.create();
+    let record = instance.wait_final(&id);
+
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
+    assert_eq!(record.attempts, 2, "{record:?}");
+    assert!(instance.workers.iter().all(|worker| !worker.is_finished()));
+    instance.stop_with_empty_queue();
 }
