@@ -418,6 +418,14 @@ async fn keep_claim(
     lost: watch::Sender<bool>,
 ) {
     let visibility = jobs.settings.visibility;
+    let lease_end = |claim: Option<&Claim>| {
+        let lease = claim.and_then(|claim| claim.record.lease.as_ref());
+        lease.map(|lease| lease.until)
+    };
+    // The end of the lease as the store has it.
+    let Some(mut stored_until) = lease_end(slot.lock().await.as_ref()) else {
+        return;
+    };
     loop {
         tokio::select! {
             () = tokio::time::sleep(visibility / 3) => {}
@@ -432,19 +440,30 @@ async fn keep_claim(
         else {
             return;
         };
+        let now = OffsetDateTime::now_utc();
         if let Some(lease) = record.lease.as_mut() {
-            lease.until = OffsetDateTime::now_utc() + visibility;
+            lease.until = now + visibility;
         }
         match jobs.storage.jobs.replace(record, etag).await {
-            Ok(Some(new_etag)) => *etag = new_etag,
+            Ok(Some(new_etag)) => {
+                *etag = new_etag;
+                stored_until = now + visibility;
+            }
             Ok(None) => {
                 tracing::warn!(job.id = %record.id, "another worker took the job");
                 let _ = lost.send(true);
                 return;
             }
             // A renewal that fails now may work at the next beat, before the claim runs out.
+            // Once it has run out, another instance may take the job: this attempt stops.
+            // (On storage no other process uses, nobody can, and the attempt goes on.)
             Err(error) => {
                 tracing::warn!(job.id = %record.id, error = %error, "cannot renew the claim");
+                if !jobs.storage.exclusive && OffsetDateTime::now_utc() >= stored_until {
+                    tracing::warn!(job.id = %record.id, "the claim ran out before it could be renewed");
+                    let _ = lost.send(true);
+                    return;
+                }
             }
         }
         if let Err(error) = jobs.storage.queue.extend(delivery, visibility).await {

@@ -21,12 +21,16 @@ const VISIBILITY: Duration = Duration::from_millis(600);
 const SAMPLE: &[u8] = include_bytes!("../../../samples/delivery-note.pdf");
 
 /// Passes everything to the local store; its `stall_at`-th replace (counting from 1) answers
-/// `stall` after it wrote.
+/// `stall` after it wrote. From the `fail_from`-th replace on, replaces fail unwritten for
+/// `fail_for`.
 struct StallingJobs {
     inner: Arc<dyn JobStore>,
     replaces: AtomicUsize,
     stall_at: usize,
     stall: Duration,
+    fail_from: usize,
+    fail_for: Duration,
+    failing_since: std::sync::Mutex<Option<Instant>>,
 }
 
 #[async_trait]
@@ -40,8 +44,19 @@ impl JobStore for StallingJobs {
     }
 
     async fn replace(&self, record: &JobRecord, etag: &ETag) -> StorageResult<Option<ETag>> {
+        let number = self.replaces.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail_from > 0 && number >= self.fail_from {
+            let since = *self
+                .failing_since
+                .lock()
+                .unwrap()
+                .get_or_insert_with(Instant::now);
+            if since.elapsed() < self.fail_for {
+                return Err(StorageError::Transient("the test's store fails".into()));
+            }
+        }
         let written = self.inner.replace(record, etag).await;
-        if self.replaces.fetch_add(1, Ordering::SeqCst) + 1 == self.stall_at {
+        if number == self.stall_at {
             tokio::time::sleep(self.stall).await;
         }
         written
@@ -57,6 +72,8 @@ impl JobStore for StallingJobs {
 struct SlowEchoSigner {
     delay: Duration,
     panic_once: std::sync::atomic::AtomicBool,
+    /// The signatures answered.
+    signed: AtomicUsize,
 }
 
 #[async_trait]
@@ -73,12 +90,26 @@ impl Signer for SlowEchoSigner {
         );
         let mut cms = vec![0x04, digest.value.len() as u8];
         cms.extend_from_slice(&digest.value);
+        self.signed.fetch_add(1, Ordering::SeqCst);
         Ok(cms)
     }
 
     fn certificates(&self) -> &[Certificate] {
         &[]
     }
+}
+
+/// How the store of an [`Instance`] misbehaves, and how its signer does.
+#[derive(Default)]
+struct Setup {
+    stall_at: usize,
+    stall: Duration,
+    fail_from: usize,
+    fail_for: Duration,
+    sign: Duration,
+    panic_once: bool,
+    /// Whether the storage counts as shared with other instances.
+    shared: bool,
 }
 
 /// Two workers of one instance on a local data directory that holds `docs/in.pdf`.
@@ -88,6 +119,7 @@ struct Instance {
     jobs: Jobs,
     /// The local store under the stalling one, for the tests' own writes.
     records: Arc<dyn JobStore>,
+    signer: Arc<SlowEchoSigner>,
     stop: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -95,11 +127,15 @@ struct Instance {
 impl Instance {
     /// The `stall_at`-th record replace answers `stall` late; each signature takes `sign`.
     fn start(stall_at: usize, stall: Duration, sign: Duration) -> Self {
-        Self::start_with(stall_at, stall, sign, false)
+        Self::start_with(Setup {
+            stall_at,
+            stall,
+            sign,
+            ..Setup::default()
+        })
     }
 
-    /// The same; the first signature panics when `panic_once`.
-    fn start_with(stall_at: usize, stall: Duration, sign: Duration, panic_once: bool) -> Self {
+    fn start_with(setup: Setup) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let local = crate::storage::local::open(dir.path()).unwrap();
         std::fs::create_dir_all(dir.path().join("blobs/docs")).unwrap();
@@ -109,9 +145,13 @@ impl Instance {
             jobs: Arc::new(StallingJobs {
                 inner: local.jobs.clone(),
                 replaces: AtomicUsize::new(0),
-                stall_at,
-                stall,
+                stall_at: setup.stall_at,
+                stall: setup.stall,
+                fail_from: setup.fail_from,
+                fail_for: setup.fail_for,
+                failing_since: std::sync::Mutex::default(),
             }),
+            exclusive: !setup.shared,
             ..local
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -127,10 +167,11 @@ impl Instance {
             visibility: VISIBILITY,
         };
         let signer = Arc::new(SlowEchoSigner {
-            delay: sign,
-            panic_once: panic_once.into(),
+            delay: setup.sign,
+            panic_once: setup.panic_once.into(),
+            signed: AtomicUsize::new(0),
         });
-        let jobs = Jobs::new(storage, signer, settings, runtime.handle().clone());
+        let jobs = Jobs::new(storage, signer.clone(), settings, runtime.handle().clone());
         let (stop, shutdown) = watch::channel(false);
         let workers = spawn_workers(&jobs, shutdown);
         Self {
@@ -138,6 +179,7 @@ impl Instance {
             runtime,
             jobs,
             records,
+            signer,
             stop,
             workers,
         }
@@ -275,7 +317,7 @@ fn a_job_out_of_attempts_with_its_output_in_place_succeeds() {
 /// succeeds with it instead of failing with `destination-exists`.
 #[test]
 fn a_destination_written_by_another_attempt_of_the_job_is_its_output() {
-    let instance = Instance::start(0, Duration::ZERO, VISIBILITY * 2);
+    let instance = Instance::start(0, Duration::ZERO, VISIBILITY * 4);
     let id = instance.create();
     instance.wait(&id, |record| record.status == JobStatus::Running);
     std::thread::sleep(VISIBILITY / 2);
@@ -323,7 +365,10 @@ fn commit_output(instance: &Instance, marker: &OutputMarker, bytes: &'static [u8
 /// its claim runs out, and both workers still take jobs afterwards.
 #[test]
 fn a_panic_in_an_attempt_is_retried_and_the_workers_go_on() {
-    let instance = Instance::start_with(0, Duration::ZERO, Duration::ZERO, true);
+    let instance = Instance::start_with(Setup {
+        panic_once: true,
+        ..Setup::default()
+    });
     let id = instance.create();
     let record = instance.wait_final(&id);
 
@@ -331,4 +376,33 @@ fn a_panic_in_an_attempt_is_retried_and_the_workers_go_on() {
     assert_eq!(record.attempts, 2, "{record:?}");
     assert!(instance.workers.iter().all(|worker| !worker.is_finished()));
     instance.stop_with_empty_queue();
+}
+
+/// Renewals fail (storage unreachable) for two visibility timeouts during a signature that
+/// takes three. On shared storage the attempt stops once its claim runs out, since another
+/// instance may take the job by then, and the job is done by the next attempt; on storage no
+/// other process uses, the attempt goes on.
+#[test]
+fn an_attempt_whose_claim_runs_out_unrenewed_stops_on_shared_storage_only() {
+    for shared in [true, false] {
+        let instance = Instance::start_with(Setup {
+            fail_from: 2,
+            fail_for: VISIBILITY * 2,
+            sign: VISIBILITY * 3,
+            shared,
+            ..Setup::default()
+        });
+        let id = instance.create();
+        let record = instance.wait_final(&id);
+
+        assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
+        let (attempts, signed) = if shared { (2, 1) } else { (1, 1) };
+        assert_eq!(record.attempts, attempts, "shared: {shared}; {record:?}");
+        let answered = instance.signer.signed.load(Ordering::SeqCst);
+        assert_eq!(
+            answered, signed,
+            "shared: {shared}: the stopped attempt signed"
+        );
+        instance.stop_with_empty_queue();
+    }
 }
