@@ -160,6 +160,14 @@ impl InHand {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Whether `slot` is still the slot of `job`: a worker that let the job go, or whose
+    /// attempt panicked, has removed it.
+    fn is_current(&self, job: &JobId, slot: &Slot) -> bool {
+        self.map()
+            .get(job)
+            .is_some_and(|current| Arc::ptr_eq(current, slot))
+    }
+
     /// Takes the slot of `job`, locked, unless another worker has it.
     fn enter(&self, job: &JobId) -> Entry<'_> {
         let mut map = self.map();
@@ -201,16 +209,17 @@ impl Drop for Held<'_> {
     }
 }
 
-/// Gives `delivery` to the claim in `slot`; gives it back when the slot holds no claim (the
-/// worker let the job go while this one waited).
+/// Gives `delivery` to the claim in `slot`; gives it back when the slot holds no claim or is no
+/// longer the job's (the worker let the job go while this one waited, or its attempt panicked).
 async fn hand_over(
     jobs: &Jobs,
     slot: Slot,
     delivery: Delivery,
 ) -> Result<Option<Delivery>, StorageError> {
-    let mut slot = slot.lock().await;
-    let Some(claim) = slot.as_mut() else {
-        return Ok(Some(delivery));
+    let mut guard = slot.clone().lock_owned().await;
+    let claim = match guard.as_mut() {
+        Some(claim) if jobs.in_hand.is_current(&delivery.job, &slot) => claim,
+        _ => return Ok(Some(delivery)),
     };
     if claim.delivery.message_id == delivery.message_id {
         // The claim's item came back: this delivery's receipt is the one that now counts.
@@ -266,7 +275,8 @@ async fn try_handle(jobs: &Jobs, mut delivery: Delivery) -> Result<(), StorageEr
 
 /// Claims the job of `delivery` when it is free, works on it, and records the outcome; the
 /// job's slot is locked throughout, but for the attempt itself. (`held` comes last so that, on
-/// an early return, it is dropped before the lock.)
+/// an early return, it is dropped before the lock; a waiting worker that finds the lock free
+/// and the slot still in the map only asks again.)
 async fn look_at(
     jobs: &Jobs,
     delivery: Delivery,
@@ -411,6 +421,10 @@ impl Drop for AbortOnDrop {
 /// another writer took the record. The record is renewed first: it says who holds the job. The
 /// item's visibility follows; when that fails (the item was delivered again), the item comes
 /// back to a worker that hands it here or waits for the lease.
+///
+/// On storage other instances share, the claim is lost too when the lease the store holds runs
+/// out before a renewal lands (a renewal is given until then): another instance may take the
+/// job from that moment. On storage no other process uses, nobody can, and the attempt goes on.
 async fn keep_claim(
     jobs: Jobs,
     slot: Slot,
@@ -444,32 +458,90 @@ async fn keep_claim(
         if let Some(lease) = record.lease.as_mut() {
             lease.until = now + visibility;
         }
-        match jobs.storage.jobs.replace(record, etag).await {
-            Ok(Some(new_etag)) => {
+        let renewed = if jobs.storage.exclusive {
+            renew(&jobs, record, etag).await
+        } else {
+            match Duration::try_from(stored_until - now) {
+                Ok(left) if !left.is_zero() => {
+                    tokio::time::timeout(left, renew(&jobs, record, etag))
+                        .await
+                        .unwrap_or(Renewal::RanOut)
+                }
+                _ => Renewal::RanOut,
+            }
+        };
+        match renewed {
+            Renewal::Renewed(new_etag) => {
                 *etag = new_etag;
                 stored_until = now + visibility;
             }
-            Ok(None) => {
+            Renewal::Taken => {
                 tracing::warn!(job.id = %record.id, "another worker took the job");
                 let _ = lost.send(true);
                 return;
             }
+            Renewal::RanOut => {
+                tracing::warn!(job.id = %record.id, "the claim ran out before it could be renewed");
+                let _ = lost.send(true);
+                return;
+            }
             // A renewal that fails now may work at the next beat, before the claim runs out.
-            // Once it has run out, another instance may take the job: this attempt stops.
-            // (On storage no other process uses, nobody can, and the attempt goes on.)
-            Err(error) => {
+            Renewal::Failed(error) => {
                 tracing::warn!(job.id = %record.id, error = %error, "cannot renew the claim");
-                if !jobs.storage.exclusive && OffsetDateTime::now_utc() >= stored_until {
-                    tracing::warn!(job.id = %record.id, "the claim ran out before it could be renewed");
-                    let _ = lost.send(true);
-                    return;
-                }
             }
         }
         if let Err(error) = jobs.storage.queue.extend(delivery, visibility).await {
             tracing::warn!(job.id = %record.id, error = %error, "cannot keep the work item hidden");
         }
     }
+}
+
+/// How a renewal of a claim's record ended.
+enum Renewal {
+    Renewed(ETag),
+    /// Another writer changed the record: the claim is lost.
+    Taken,
+    /// The lease ran out first.
+    RanOut,
+    Failed(StorageError),
+}
+
+/// Writes `record` (with its lease extended) over `etag`, or over the ETag of a write of this
+/// claim whose answer was lost.
+async fn renew(jobs: &Jobs, record: &JobRecord, etag: &ETag) -> Renewal {
+    let store = &jobs.storage.jobs;
+    let written = async {
+        if let Some(etag) = store.replace(record, etag).await? {
+            return Ok(Some(etag));
+        }
+        match still_ours(jobs, record, record.lease.as_ref()).await? {
+            Some(etag) => store.replace(record, &etag).await,
+            None => Ok(None),
+        }
+    };
+    match written.await {
+        Ok(Some(etag)) => Renewal::Renewed(etag),
+        Ok(None) => Renewal::Taken,
+        Err(error) => Renewal::Failed(error),
+    }
+}
+
+/// The record's ETag when the record is still the claim's although its ETag changed: a write
+/// whose answer was lost (a timeout after the store wrote, a retried conditional write) left
+/// it with the same attempt and lease owner.
+async fn still_ours(
+    jobs: &Jobs,
+    record: &JobRecord,
+    lease: Option<&Lease>,
+) -> Result<Option<ETag>, StorageError> {
+    let current = jobs.storage.jobs.get(&record.id).await?;
+    Ok(current
+        .filter(|(current, _)| {
+            current.status == JobStatus::Running
+                && current.attempts == record.attempts
+                && current.lease.as_ref().map(|l| &l.owner) == lease.map(|l| &l.owner)
+        })
+        .map(|(_, etag)| etag))
 }
 
 /// Records the outcome of an attempt and settles its work item.
@@ -513,23 +585,15 @@ async fn finish(
             false
         }
     };
-    if storage.jobs.replace(record, &claim.etag).await?.is_none() {
-        // A write whose answer was lost (a timeout after the service wrote) changed the ETag;
-        // the record is still this claim's when it shows the same lease and attempt.
-        let current = storage.jobs.get(&record.id).await?;
-        let ours = current.filter(|(current, _)| {
-            current.status == JobStatus::Running
-                && current.attempts == record.attempts
-                && current.lease.as_ref().map(|l| &l.owner) == lease.as_ref().map(|l| &l.owner)
-        });
-        let written = match ours {
-            Some((_, etag)) => storage.jobs.replace(record, &etag).await?,
-            None => None,
-        };
-        if written.is_none() {
-            tracing::warn!(job.id = %record.id, "the job's record changed under its worker");
-            return Ok(());
-        }
+    let mut written = storage.jobs.replace(record, &claim.etag).await?;
+    if written.is_none()
+        && let Some(etag) = still_ours(jobs, record, lease.as_ref()).await?
+    {
+        written = storage.jobs.replace(record, &etag).await?;
+    }
+    if written.is_none() {
+        tracing::warn!(job.id = %record.id, "the job's record changed under its worker");
+        return Ok(());
     }
     if delete {
         storage.queue.delete(&claim.delivery).await

@@ -20,16 +20,13 @@ const VISIBILITY: Duration = Duration::from_millis(600);
 
 const SAMPLE: &[u8] = include_bytes!("../../../samples/delivery-note.pdf");
 
-/// Passes everything to the local store; its `stall_at`-th replace (counting from 1) answers
-/// `stall` after it wrote. From the `fail_from`-th replace on, replaces fail unwritten for
-/// `fail_for`.
+/// Passes everything to the local store, but for the replaces that [`Setup`] names (counting
+/// from 1): one answers late after it wrote, one writes and answers an error, one hangs and
+/// fails unwritten, and from one on they fail unwritten for a while.
 struct StallingJobs {
     inner: Arc<dyn JobStore>,
     replaces: AtomicUsize,
-    stall_at: usize,
-    stall: Duration,
-    fail_from: usize,
-    fail_for: Duration,
+    setup: Setup,
     failing_since: std::sync::Mutex<Option<Instant>>,
 }
 
@@ -44,20 +41,29 @@ impl JobStore for StallingJobs {
     }
 
     async fn replace(&self, record: &JobRecord, etag: &ETag) -> StorageResult<Option<ETag>> {
+        let setup = &self.setup;
         let number = self.replaces.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.fail_from > 0 && number >= self.fail_from {
+        let failure = || Err(StorageError::Transient("the test's store fails".into()));
+        if number == setup.hang_at {
+            tokio::time::sleep(setup.hang).await;
+            return failure();
+        }
+        if setup.fail_from > 0 && number >= setup.fail_from {
             let since = *self
                 .failing_since
                 .lock()
                 .unwrap()
                 .get_or_insert_with(Instant::now);
-            if since.elapsed() < self.fail_for {
-                return Err(StorageError::Transient("the test's store fails".into()));
+            if since.elapsed() < setup.fail_for {
+                return failure();
             }
         }
         let written = self.inner.replace(record, etag).await;
-        if number == self.stall_at {
-            tokio::time::sleep(self.stall).await;
+        if number == setup.stall_at {
+            tokio::time::sleep(setup.stall).await;
+        }
+        if number == setup.lose_answer_at {
+            return failure();
         }
         written
     }
@@ -100,10 +106,13 @@ impl Signer for SlowEchoSigner {
 }
 
 /// How the store of an [`Instance`] misbehaves, and how its signer does.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Setup {
     stall_at: usize,
     stall: Duration,
+    lose_answer_at: usize,
+    hang_at: usize,
+    hang: Duration,
     fail_from: usize,
     fail_for: Duration,
     sign: Duration,
@@ -145,10 +154,7 @@ impl Instance {
             jobs: Arc::new(StallingJobs {
                 inner: local.jobs.clone(),
                 replaces: AtomicUsize::new(0),
-                stall_at: setup.stall_at,
-                stall: setup.stall,
-                fail_from: setup.fail_from,
-                fail_for: setup.fail_for,
+                setup: setup.clone(),
                 failing_since: std::sync::Mutex::default(),
             }),
             exclusive: !setup.shared,
@@ -405,4 +411,40 @@ fn an_attempt_whose_claim_runs_out_unrenewed_stops_on_shared_storage_only() {
         );
         instance.stop_with_empty_queue();
     }
+}
+
+/// A renewal writes but its answer is lost (an error after the store wrote): the next renewal
+/// finds the record still this claim's and goes on; the job is sealed in one attempt.
+#[test]
+fn a_renewal_whose_answer_was_lost_keeps_the_claim() {
+    let instance = Instance::start_with(Setup {
+        lose_answer_at: 2,
+        sign: VISIBILITY * 2,
+        ..Setup::default()
+    });
+    let id = instance.create();
+    let record = instance.wait_final(&id);
+    assert_sealed_once(&instance, &record);
+    instance.stop_with_empty_queue();
+}
+
+/// On shared storage, a renewal that hangs past the lease's end stops the attempt at that end,
+/// not when the renewal gives up: another instance may have taken the job by then.
+#[test]
+fn a_renewal_hanging_past_the_lease_stops_the_attempt_on_shared_storage() {
+    let instance = Instance::start_with(Setup {
+        hang_at: 2,
+        hang: VISIBILITY * 4,
+        sign: VISIBILITY * 2,
+        shared: true,
+        ..Setup::default()
+    });
+    let id = instance.create();
+    let record = instance.wait_final(&id);
+
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
+    assert_eq!(record.attempts, 2, "{record:?}");
+    let answered = instance.signer.signed.load(Ordering::SeqCst);
+    assert_eq!(answered, 1, "the attempt past its lease signed");
+    instance.stop_with_empty_queue();
 }
