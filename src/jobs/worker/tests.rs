@@ -134,16 +134,6 @@ struct Instance {
 }
 
 impl Instance {
-    /// The `stall_at`-th record replace answers `stall` late; each signature takes `sign`.
-    fn start(stall_at: usize, stall: Duration, sign: Duration) -> Self {
-        Self::start_with(Setup {
-            stall_at,
-            stall,
-            sign,
-            ..Setup::default()
-        })
-    }
-
     fn start_with(setup: Setup) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let local = crate::storage::local::open(dir.path()).unwrap();
@@ -242,11 +232,27 @@ impl Instance {
     }
 }
 
-fn assert_sealed_once(instance: &Instance, record: &JobRecord) {
+/// Runs one job on an instance set up so, and checks that it was sealed in `attempts`
+/// attempts with one signature (an attempt that was stopped did not sign); returns the
+/// instance, its workers still running.
+fn check_sealed(setup: Setup, attempts: u32) -> Instance {
+    let instance = Instance::start_with(setup);
+    let id = instance.create();
+    let record = instance.wait_final(&id);
+
     assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
-    assert_eq!(record.attempts, 1, "the job was started again: {record:?}");
+    assert_eq!(record.attempts, attempts, "{record:?}");
+    let signed = instance.signer.signed.load(Ordering::SeqCst);
+    assert_eq!(signed, 1, "{signed} signatures: a stopped attempt signed");
     let output = std::fs::read(instance.path("blobs/docs/out.pdf")).unwrap();
     assert!(output.starts_with(SAMPLE) && output.len() > SAMPLE.len());
+    instance
+}
+
+/// The same for a job that must be sealed in one attempt; then checks that no work item is
+/// left.
+fn check_sealed_once(setup: Setup) {
+    check_sealed(setup, 1).stop_with_empty_queue();
 }
 
 /// The first renewal of the claim answers three visibility timeouts late while the signer
@@ -255,11 +261,12 @@ fn assert_sealed_once(instance: &Instance, record: &JobRecord) {
 #[test]
 fn a_renewal_held_up_does_not_start_the_job_twice_in_one_instance() {
     // The first replace claims the job; the second is the first renewal.
-    let instance = Instance::start(2, VISIBILITY * 3, VISIBILITY * 4);
-    let id = instance.create();
-    let record = instance.wait_final(&id);
-    assert_sealed_once(&instance, &record);
-    instance.stop_with_empty_queue();
+    check_sealed_once(Setup {
+        stall_at: 2,
+        stall: VISIBILITY * 3,
+        sign: VISIBILITY * 4,
+        ..Setup::default()
+    });
 }
 
 /// The claim's own write answers two timeouts late: the item comes back while the record
@@ -267,29 +274,31 @@ fn a_renewal_held_up_does_not_start_the_job_twice_in_one_instance() {
 /// not take the lease it finds for its own.
 #[test]
 fn a_claim_held_up_is_not_taken_by_the_other_worker() {
-    let instance = Instance::start(1, VISIBILITY * 2, VISIBILITY / 2);
-    let id = instance.create();
-    let record = instance.wait_final(&id);
-    assert_sealed_once(&instance, &record);
-    instance.stop_with_empty_queue();
+    check_sealed_once(Setup {
+        stall_at: 1,
+        stall: VISIBILITY * 2,
+        sign: VISIBILITY / 2,
+        ..Setup::default()
+    });
 }
 
 /// The attempt ends while a renewal's answer is still on its way: the outcome must be
 /// recorded on the record that renewal wrote, not lost to a stale ETag.
 #[test]
 fn an_outcome_is_recorded_after_a_renewal_still_under_way() {
-    let instance = Instance::start(2, VISIBILITY, VISIBILITY * 2 / 3);
-    let id = instance.create();
-    let record = instance.wait_final(&id);
-    assert_sealed_once(&instance, &record);
-    instance.stop_with_empty_queue();
+    check_sealed_once(Setup {
+        stall_at: 2,
+        stall: VISIBILITY,
+        sign: VISIBILITY * 2 / 3,
+        ..Setup::default()
+    });
 }
 
 /// A job out of attempts whose last attempt committed its output and died before it said so
 /// succeeds with that output; it is not given up.
 #[test]
 fn a_job_out_of_attempts_with_its_output_in_place_succeeds() {
-    let instance = Instance::start(0, Duration::ZERO, Duration::ZERO);
+    let instance = Instance::start_with(Setup::default());
     let id = instance.create();
     let sealed = instance.wait_final(&id);
     assert_eq!(sealed.status, JobStatus::Succeeded, "{sealed:?}");
@@ -323,7 +332,10 @@ fn a_job_out_of_attempts_with_its_output_in_place_succeeds() {
 /// succeeds with it instead of failing with `destination-exists`.
 #[test]
 fn a_destination_written_by_another_attempt_of_the_job_is_its_output() {
-    let instance = Instance::start(0, Duration::ZERO, VISIBILITY * 4);
+    let instance = Instance::start_with(Setup {
+        sign: VISIBILITY * 4,
+        ..Setup::default()
+    });
     let id = instance.create();
     instance.wait(&id, |record| record.status == JobStatus::Running);
     std::thread::sleep(VISIBILITY / 2);
@@ -371,15 +383,11 @@ fn commit_output(instance: &Instance, marker: &OutputMarker, bytes: &'static [u8
 /// its claim runs out, and both workers still take jobs afterwards.
 #[test]
 fn a_panic_in_an_attempt_is_retried_and_the_workers_go_on() {
-    let instance = Instance::start_with(Setup {
+    let setup = Setup {
         panic_once: true,
         ..Setup::default()
-    });
-    let id = instance.create();
-    let record = instance.wait_final(&id);
-
-    assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
-    assert_eq!(record.attempts, 2, "{record:?}");
+    };
+    let instance = check_sealed(setup, 2);
     assert!(instance.workers.iter().all(|worker| !worker.is_finished()));
     instance.stop_with_empty_queue();
 }
@@ -390,26 +398,15 @@ fn a_panic_in_an_attempt_is_retried_and_the_workers_go_on() {
 /// other process uses, the attempt goes on.
 #[test]
 fn an_attempt_whose_claim_runs_out_unrenewed_stops_on_shared_storage_only() {
-    for shared in [true, false] {
-        let instance = Instance::start_with(Setup {
+    for (shared, attempts) in [(true, 2), (false, 1)] {
+        let setup = Setup {
             fail_from: 2,
             fail_for: VISIBILITY * 2,
             sign: VISIBILITY * 3,
             shared,
             ..Setup::default()
-        });
-        let id = instance.create();
-        let record = instance.wait_final(&id);
-
-        assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
-        let (attempts, signed) = if shared { (2, 1) } else { (1, 1) };
-        assert_eq!(record.attempts, attempts, "shared: {shared}; {record:?}");
-        let answered = instance.signer.signed.load(Ordering::SeqCst);
-        assert_eq!(
-            answered, signed,
-            "shared: {shared}: the stopped attempt signed"
-        );
-        instance.stop_with_empty_queue();
+        };
+        check_sealed(setup, attempts).stop_with_empty_queue();
     }
 }
 
@@ -417,34 +414,23 @@ fn an_attempt_whose_claim_runs_out_unrenewed_stops_on_shared_storage_only() {
 /// finds the record still this claim's and goes on; the job is sealed in one attempt.
 #[test]
 fn a_renewal_whose_answer_was_lost_keeps_the_claim() {
-    let instance = Instance::start_with(Setup {
+    check_sealed_once(Setup {
         lose_answer_at: 2,
         sign: VISIBILITY * 2,
         ..Setup::default()
     });
-    let id = instance.create();
-    let record = instance.wait_final(&id);
-    assert_sealed_once(&instance, &record);
-    instance.stop_with_empty_queue();
 }
 
 /// On shared storage, a renewal that hangs past the lease's end stops the attempt at that end,
 /// not when the renewal gives up: another instance may have taken the job by then.
 #[test]
 fn a_renewal_hanging_past_the_lease_stops_the_attempt_on_shared_storage() {
-    let instance = Instance::start_with(Setup {
+    let setup = Setup {
         hang_at: 2,
         hang: VISIBILITY * 4,
         sign: VISIBILITY * 2,
         shared: true,
         ..Setup::default()
-    });
-    let id = instance.create();
-    let record = instance.wait_final(&id);
-
-    assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
-    assert_eq!(record.attempts, 2, "{record:?}");
-    let answered = instance.signer.signed.load(Ordering::SeqCst);
-    assert_eq!(answered, 1, "the attempt past its lease signed");
-    instance.stop_with_empty_queue();
+    };
+    check_sealed(setup, 2).stop_with_empty_queue();
 }
