@@ -48,6 +48,8 @@ pub struct Jobs {
     /// Held by the one job of this instance that streams a large source, so that the
     /// instance's memory stays within one large job's pipeline plus small jobs (BENCHMARKS.md).
     pub(super) large_job: Arc<Semaphore>,
+    /// Sources over this size take the large-source slot (tests make it smaller).
+    pub(super) large_source_bytes: u64,
     /// This process's random name, which prefixes the owner of every claim it makes.
     pub(super) instance: String,
     /// The jobs this instance's workers hold.
@@ -70,6 +72,7 @@ impl Jobs {
             nudge: Arc::new(Notify::new()),
             reserved_container: None,
             large_job: Arc::new(Semaphore::new(1)),
+            large_source_bytes: super::worker::SMALL_SOURCE_BYTES,
             instance: JobId::random().as_str()[..10].to_owned(),
             in_hand: InHand::default(),
         }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use pdf_seal_core::{ErrorKind, SealError};
 use time::OffsetDateTime;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, TryAcquireError, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::record::{JobId, JobProblem, JobRecord, JobStatus, Lease, Timings};
@@ -32,7 +32,11 @@ pub const MAX_ATTEMPTS: u32 = 5;
 
 /// Sources up to this size fit in the reading and writing pipelines whole, so any number of
 /// such jobs may run beside the one large job an instance streams at a time.
-const SMALL_SOURCE_BYTES: u64 = 8 << 20;
+pub(super) const SMALL_SOURCE_BYTES: u64 = 8 << 20;
+
+/// How long a large job that found the instance's large-source slot taken waits in the queue
+/// before it is looked at again (by any instance).
+const SLOT_TAKEN_WAIT: Duration = Duration::from_secs(2);
 
 /// The longest wait for a work item before the queue is asked again.
 const MAX_IDLE: Duration = Duration::from_secs(10);
@@ -242,6 +246,9 @@ enum Failure {
     Final(ProblemType, String),
     /// For now: the job is tried again later.
     Retry(String),
+    /// Not begun: the instance streams another large source. The job goes back to the queue
+    /// without spending an attempt, and frees its worker for smaller jobs.
+    SlotTaken,
 }
 
 /// Handles one delivery; every failure is logged and leaves the item to come back. A panic
@@ -323,7 +330,6 @@ async fn look_at(
         // Another instance wrote first; this item comes back and finds out what happened.
         return Ok(());
     };
-    tracing::info!(job.id = %record.id, job.attempt = record.attempts, "job started");
     *slot = Some(Claim {
         record: record.clone(),
         etag,
@@ -554,35 +560,36 @@ async fn finish(
     let record = &mut claim.record;
     let now = OffsetDateTime::now_utc();
     let lease = record.lease.take();
-    let delete = match outcome {
+    // The item is deleted once the job ends, or hidden this long.
+    let hide = match &outcome {
         Ok((marker, timings)) => {
-            tracing::info!(
-                job.id = %record.id,
-                job.size_bytes = marker.size_bytes,
-                job.total_ms = timings.total_ms,
-                "job succeeded"
-            );
             record.status = JobStatus::Succeeded;
-            record.output = Some(marker);
-            record.timings = Some(timings);
+            record.output = Some(marker.clone());
+            record.timings = Some(timings.clone());
             record.finished_at = Some(now);
-            true
+            None
         }
         Err(Failure::Final(problem, detail)) => {
-            tracing::info!(job.id = %record.id, problem = problem.slug(), "job failed");
             record.status = JobStatus::Failed;
             record.problem = Some(JobProblem {
                 slug: problem.slug().to_owned(),
-                detail,
+                detail: detail.clone(),
             });
             record.finished_at = Some(now);
-            true
+            None
         }
         Err(Failure::Retry(error)) => {
-            tracing::warn!(job.id = %record.id, job.attempt = record.attempts, error = %error, "job attempt failed; it will be retried");
             record.status = JobStatus::Queued;
-            record.last_error = Some(error);
-            false
+            record.last_error = Some(error.clone());
+            // Back off: 5, 10, 20, 40 seconds after the failed attempts.
+            Some(Duration::from_secs(
+                5 << (record.attempts.saturating_sub(1)).min(6),
+            ))
+        }
+        Err(Failure::SlotTaken) => {
+            record.status = JobStatus::Queued;
+            record.attempts = record.attempts.saturating_sub(1);
+            Some(SLOT_TAKEN_WAIT)
         }
     };
     let mut written = storage.jobs.replace(record, &claim.etag).await?;
@@ -595,12 +602,32 @@ async fn finish(
         tracing::warn!(job.id = %record.id, "the job's record changed under its worker");
         return Ok(());
     }
-    if delete {
-        storage.queue.delete(&claim.delivery).await
-    } else {
-        // Back off: 5, 10, 20, 40 seconds after the failed attempts.
-        let backoff = Duration::from_secs(5 << (record.attempts.saturating_sub(1)).min(6));
-        storage.queue.extend(&mut claim.delivery, backoff).await
+    // Said once the record holds it.
+    match &outcome {
+        Ok((marker, timings)) => tracing::info!(
+            job.id = %record.id,
+            job.attempt = record.attempts,
+            job.size_bytes = marker.size_bytes,
+            job.total_ms = timings.total_ms,
+            "job succeeded"
+        ),
+        Err(Failure::Final(problem, _)) => {
+            tracing::info!(job.id = %record.id, problem = problem.slug(), "job failed");
+        }
+        Err(Failure::Retry(error)) => tracing::warn!(
+            job.id = %record.id,
+            job.attempt = record.attempts,
+            error = %error,
+            "job attempt failed; it will be retried"
+        ),
+        Err(Failure::SlotTaken) => tracing::debug!(
+            job.id = %record.id,
+            "job waits: the instance streams another large source"
+        ),
+    }
+    match hide {
+        None => storage.queue.delete(&claim.delivery).await,
+        Some(wait) => storage.queue.extend(&mut claim.delivery, wait).await,
     }
 }
 
@@ -653,13 +680,20 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
         .map_err(storage_failure)?
         .ok_or_else(|| storage_failure(StorageError::SourceNotFound(request.source.clone())))?;
     // One large source at a time per instance: a pipeline holds a few blocks whatever the
-    // size, and two of them would not fit the memory goal. The claim is renewed while waiting.
-    let _large_job = if pinned.len > SMALL_SOURCE_BYTES {
-        let permit = jobs.large_job.clone().acquire_owned().await;
-        Some(permit.map_err(|_| Failure::Retry("the instance is stopping".into()))?)
+    // size, and two of them would not fit the memory goal. A large job that finds the slot
+    // taken goes back to the queue rather than hold a worker while it waits.
+    let _large_job = if pinned.len > jobs.large_source_bytes {
+        match jobs.large_job.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(TryAcquireError::NoPermits) => return Err(Failure::SlotTaken),
+            Err(TryAcquireError::Closed) => {
+                return Err(Failure::Retry("the instance is stopping".into()));
+            }
+        }
     } else {
         None
     };
+    tracing::info!(job.id = %record.id, job.attempt = record.attempts, "job started");
     let reader = blobs
         .open_source(&request.source, &pinned)
         .await

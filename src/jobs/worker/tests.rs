@@ -119,6 +119,8 @@ struct Setup {
     panic_once: bool,
     /// Whether the storage counts as shared with other instances.
     shared: bool,
+    /// Sources over this size take the instance's large-source slot.
+    large_source_bytes: Option<u64>,
 }
 
 /// Two workers of one instance on a local data directory that holds `docs/in.pdf`.
@@ -167,7 +169,10 @@ impl Instance {
             panic_once: setup.panic_once.into(),
             signed: AtomicUsize::new(0),
         });
-        let jobs = Jobs::new(storage, signer.clone(), settings, runtime.handle().clone());
+        let mut jobs = Jobs::new(storage, signer.clone(), settings, runtime.handle().clone());
+        if let Some(bytes) = setup.large_source_bytes {
+            jobs.large_source_bytes = bytes;
+        }
         let (stop, shutdown) = watch::channel(false);
         let workers = spawn_workers(&jobs, shutdown);
         Self {
@@ -187,9 +192,14 @@ impl Instance {
 
     /// Creates the job that seals `docs/in.pdf` into `docs/out.pdf`.
     fn create(&self) -> JobId {
+        self.create_for("in.pdf", "out.pdf")
+    }
+
+    /// Creates the job that seals `docs/SOURCE` into `docs/DESTINATION`.
+    fn create_for(&self, source: &str, destination: &str) -> JobId {
         let request = JobRequest {
-            source: BlobPath::new("docs", "in.pdf").unwrap(),
-            destination: BlobPath::new("docs", "out.pdf").unwrap(),
+            source: BlobPath::new("docs", source).unwrap(),
+            destination: BlobPath::new("docs", destination).unwrap(),
             overwrite: false,
             options: RequestedOptions::default(),
         };
@@ -433,4 +443,71 @@ fn a_renewal_hanging_past_the_lease_stops_the_attempt_on_shared_storage() {
         ..Setup::default()
     };
     check_sealed(setup, 2).stop_with_empty_queue();
+}
+
+/// A one-page PDF of a few hundred bytes, made here: a catalog, a page tree, an empty page
+/// and a classic cross-reference table.
+fn tiny_pdf() -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (index, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", index + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(b"xref\n0 4\n0000000000 65535 f \n");
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    pdf
+}
+
+/// While the instance streams a large source, other large jobs go back to the queue without
+/// spending an attempt, and the workers stay free for small jobs; once the slot is free, the
+/// large jobs are sealed in one attempt each.
+#[test]
+fn large_jobs_wait_in_the_queue_not_in_a_worker() {
+    let tiny = tiny_pdf();
+    let instance = Instance::start_with(Setup {
+        // The sample counts as large, the tiny PDF as small.
+        large_source_bytes: Some(tiny.len() as u64),
+        ..Setup::default()
+    });
+    std::fs::write(instance.path("blobs/docs/tiny.pdf"), &tiny).unwrap();
+    let slot = instance.jobs.large_job.clone().try_acquire_owned().unwrap();
+
+    let large = [
+        instance.create_for("in.pdf", "a.pdf"),
+        instance.create_for("in.pdf", "b.pdf"),
+    ];
+    // Both workers look at a large job, find the slot taken, and let it go.
+    for id in &large {
+        instance.wait(id, |record| record.started_at.is_some());
+    }
+    let small = instance.create_for("tiny.pdf", "tiny-sealed.pdf");
+    let small = instance.wait_final(&small);
+    std::thread::sleep(VISIBILITY);
+    let waiting: Vec<JobRecord> = large.iter().map(|id| instance.wait(id, |_| true)).collect();
+    drop(slot);
+    let sealed: Vec<JobRecord> = large.iter().map(|id| instance.wait_final(id)).collect();
+
+    assert_eq!(small.status, JobStatus::Succeeded, "{small:?}");
+    assert_eq!(small.attempts, 1, "{small:?}");
+    for record in &waiting {
+        assert_eq!(record.status, JobStatus::Queued, "{record:?}");
+        assert_eq!(record.attempts, 0, "waiting spent an attempt: {record:?}");
+    }
+    for record in &sealed {
+        assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
+        assert_eq!(record.attempts, 1, "{record:?}");
+    }
+    instance.stop_with_empty_queue();
 }
