@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -48,11 +48,11 @@ impl Finished {
 /// Runs `command` with no standard input, killing it when it is still running after `limit`.
 pub fn run(command: &mut Command, limit: Duration) -> Finished {
     let started = Instant::now();
-    let spawned = command
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
+        .stderr(Stdio::piped());
+    let spawned = spawn(command);
     let mut child = match spawned {
         Ok(child) => child,
         Err(err) => {
@@ -148,6 +148,29 @@ fn a_command_past_its_deadline_is_killed() {
     );
 }
 
+#[test]
+fn a_program_still_open_for_writing_is_started_once_it_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("true-copy");
+    std::fs::copy("/bin/true", &program).unwrap();
+    // A write handle, as a forked child holds one between its fork and its exec.
+    let writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&program)
+        .unwrap();
+    let busy = Command::new(&program).spawn().map(|_| ()).unwrap_err();
+    assert_eq!(busy.raw_os_error(), Some(26), "{busy}");
+    let closer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        drop(writer);
+    });
+
+    let status = spawn(&mut Command::new(&program)).unwrap().wait().unwrap();
+
+    closer.join().unwrap();
+    assert!(status.success());
+}
+
 /// Runs `openssl` with `args` in `dir`, for the test PKIs, and asserts that it succeeded.
 pub fn openssl(dir: &Path, args: &[&str]) {
     let ran = run(
@@ -160,4 +183,22 @@ pub fn openssl(dir: &Path, args: &[&str]) {
         "openssl {args:?}: {}",
         ran.stderr_text()
     );
+}
+
+/// Spawns `command`, whose program may be a copy that this test process just wrote (the
+/// Functions host tests lay the binary out as a deployed app). While another test thread
+/// forks, the child holds every open file of the process until it execs, the copy's write
+/// handle included, and an exec of the copy in that window fails with "Text file busy"
+/// (ETXTBSY). The window is short, so the spawn is tried again for up to two seconds.
+pub fn spawn(command: &mut Command) -> std::io::Result<Child> {
+    const ETXTBSY: i32 = 26;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match command.spawn() {
+            Err(err) if err.raw_os_error() == Some(ETXTBSY) && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(20));
+            }
+            spawned => return spawned,
+        }
+    }
 }

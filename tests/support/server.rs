@@ -67,11 +67,11 @@ impl Server {
     /// that gives its address. Panics with the log when it does not come.
     pub fn start(mut command: Command, log: &Path) -> Server {
         let stderr = File::create(log).unwrap();
-        let mut child = command
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
+            .stderr(stderr);
+        let mut child = super::process::spawn(&mut command)
             .unwrap_or_else(|err| panic!("could not start {command:?}: {err}"));
 
         // Keep reading stdout after the first line, so that the server never blocks on it.
