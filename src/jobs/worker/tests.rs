@@ -16,6 +16,10 @@ use crate::config::JobSettings;
 use crate::jobs::JobRequest;
 use crate::storage::{BlobPath, Created, JobStore, Storage, StorageResult};
 
+/// The small PDF the integration tests make in code.
+#[path = "../../../tests/common/mod.rs"]
+mod common;
+
 const VISIBILITY: Duration = Duration::from_millis(600);
 
 const SAMPLE: &[u8] = include_bytes!("../../../samples/delivery-note.pdf");
@@ -445,37 +449,12 @@ fn a_renewal_hanging_past_the_lease_stops_the_attempt_on_shared_storage() {
     check_sealed(setup, 2).stop_with_empty_queue();
 }
 
-/// A one-page PDF of a few hundred bytes, made here: a catalog, a page tree, an empty page
-/// and a classic cross-reference table.
-fn tiny_pdf() -> Vec<u8> {
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (index, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", index + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(b"xref\n0 4\n0000000000 65535 f \n");
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!("trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
-    );
-    pdf
-}
-
 /// While the instance streams a large source, other large jobs go back to the queue without
 /// spending an attempt, and the workers stay free for small jobs; once the slot is free, the
 /// large jobs are sealed in one attempt each.
 #[test]
 fn large_jobs_wait_in_the_queue_not_in_a_worker() {
-    let tiny = tiny_pdf();
+    let tiny = common::minimal_pdf();
     let instance = Instance::start_with(Setup {
         // The sample counts as large, the tiny PDF as small.
         large_source_bytes: Some(tiny.len() as u64),
