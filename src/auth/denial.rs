@@ -24,6 +24,9 @@ pub struct Denial {
     insufficient_scope: bool,
 }
 
+/// The reason of a request that carries no credential at all ([`Denial::missing`]).
+pub const MISSING_CREDENTIALS: &str = "missing-credentials";
+
 impl Denial {
     /// 401: the request has none of the credentials the policy takes; the detail says what
     /// the policy asks for, alternatives joined by "or", methods of one by "and".
@@ -38,7 +41,7 @@ impl Denial {
             .collect();
         Self::new(
             ProblemType::AuthenticationRequired,
-            "missing-credentials",
+            MISSING_CREDENTIALS,
             format!("this API needs {}", alternatives.join(", or ")),
         )
     }

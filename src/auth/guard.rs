@@ -9,17 +9,18 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage as _, web};
 
 use super::credentials::{bearer_token, function_key};
-use super::denial::Denial;
+use super::denial::{Denial, MISSING_CREDENTIALS};
 use super::{Auth, Caller, UNAUTHENTICATED_PATH};
 use crate::api::AppState;
 use crate::api::request_log::loggable;
 use crate::config::AuthMethod;
 
 /// Checks the client address against the allow-list (every path), then the credentials the
-/// policy asks for (every path but `/api/health`, which is answered either way). An admitted request carries its
-/// [`super::client_address::ClientAddress`] and [`Caller`] in its extensions for the request
-/// log; a refused one is answered here with problem+json, and an `ip.denied` or `auth.denied`
-/// event is logged at info with the client address and the reason (`auth.reason`).
+/// policy asks for (every path but `/api/health`, which is answered either way). An admitted
+/// request carries its [`super::client_address::ClientAddress`] and [`Caller`] in its
+/// extensions for the request log; a refused one is answered here with problem+json, and an
+/// `ip.denied` or `auth.denied` event is logged at info with the client address and the reason
+/// (`auth.reason`).
 pub async fn check(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -60,7 +61,7 @@ pub async fn check(
     }
     let admitted = authenticate(auth, &request).await;
     if let Err(denial) = &admitted
-        && !(request.path() == UNAUTHENTICATED_PATH && denial.reason() == MISSING)
+        && !(request.path() == UNAUTHENTICATED_PATH && denial.reason() == MISSING_CREDENTIALS)
     {
         tracing::info!(
             auth.reason = denial.reason(),
@@ -93,9 +94,6 @@ fn refuse<B>(
     let (request, _payload) = request.into_parts();
     ServiceResponse::from_err(error, request).map_into_right_body()
 }
-
-/// The reason of a request that carries no credential at all.
-const MISSING: &str = "missing-credentials";
 
 /// What one method found: the parts of the caller it proves, or why not.
 type Finding = Result<Caller, Denial>;

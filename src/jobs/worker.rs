@@ -335,7 +335,7 @@ async fn look_at(
         etag,
         delivery,
     });
-    let slot_ref = tokio::sync::OwnedMutexGuard::mutex(&slot).clone();
+    let slot_ref = held.slot.clone();
     drop(slot);
 
     let (stop, stopped) = watch::channel(false);
@@ -377,11 +377,7 @@ async fn give_up(
 ) -> Result<(), StorageError> {
     let storage = &jobs.storage;
     let now = OffsetDateTime::now_utc();
-    let marker = storage
-        .blobs
-        .output_marker(&record.request.destination)
-        .await?;
-    if let Some(marker) = marker.filter(|marker| marker.job == record.id) {
+    if let Some(marker) = own_output(jobs, &record).await? {
         tracing::info!(job.id = %record.id, "the output of the last attempt is in place");
         record.status = JobStatus::Succeeded;
         record.timings = Some(Timings {
@@ -631,6 +627,16 @@ async fn finish(
     }
 }
 
+/// The marker of the output at the job's destination, when this job wrote it.
+async fn own_output(jobs: &Jobs, record: &JobRecord) -> Result<Option<OutputMarker>, StorageError> {
+    let marker = jobs
+        .storage
+        .blobs
+        .output_marker(&record.request.destination)
+        .await?;
+    Ok(marker.filter(|marker| marker.job == record.id))
+}
+
 /// One attempt at a claimed job.
 async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timings), Failure> {
     let started = Instant::now();
@@ -648,12 +654,7 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
     };
 
     // An earlier attempt may have committed the output and died before it said so.
-    if let Some(marker) = blobs
-        .output_marker(&request.destination)
-        .await
-        .map_err(storage_failure)?
-        && marker.job == record.id
-    {
+    if let Some(marker) = own_output(jobs, record).await.map_err(storage_failure)? {
         tracing::info!(job.id = %record.id, "the output of an earlier attempt is in place");
         return Ok((
             marker,
@@ -759,11 +760,7 @@ async fn attempt(jobs: &Jobs, record: &JobRecord) -> Result<(OutputMarker, Timin
         // Another attempt at this job, which took over a claim that looked dead, may have
         // committed first: its output is the job's.
         Err(StorageError::DestinationExists(path)) => {
-            let theirs = blobs
-                .output_marker(&request.destination)
-                .await
-                .map_err(storage_failure)?;
-            match theirs.filter(|theirs| theirs.job == record.id) {
+            match own_output(jobs, record).await.map_err(storage_failure)? {
                 Some(theirs) => Ok((theirs, timings(read, sign, committing.elapsed()))),
                 None => Err(storage_failure(StorageError::DestinationExists(path))),
             }
